@@ -1,0 +1,4 @@
+from etcdpy.cli.daemon import main
+
+if __name__ == "__main__":
+    main()
