@@ -2,6 +2,11 @@
 
 The command line (``etcdpy.cli.daemon``) builds a :class:`Config` from flags and
 ``ETCD_*`` variables; everything below the CLI reads only this record.
+
+Checking is split in two, as etcd does: :meth:`Config.validate` holds for every start,
+:meth:`Config.validate_bootstrap` only when the member bootstraps (no WAL yet), because a
+restarted member ignores the ``--initial-*`` flags. The syntax of single values (URLs,
+numbers) is checked where strings come in, in ``etcdpy.cli.flags``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,14 @@ DEFAULT_NAME = "default"
 DEFAULT_CLUSTER_TOKEN = "etcd-cluster"
 DEFAULT_CLIENT_URL = "http://localhost:2379"
 DEFAULT_PEER_URL = "http://localhost:2380"
+
+# etcdmain/config.go maxElectionMs; etcd also wants at least 5 heartbeats per election.
+MAX_ELECTION_TIMEOUT_MS = 50_000
+MIN_HEARTBEATS_PER_ELECTION = 5
+
+
+class ConfigError(ValueError):
+    """A configuration etcd would refuse; ``str()`` is one sentence for the operator."""
 
 
 @dataclass(slots=True)
@@ -56,3 +69,77 @@ class Config:
     @property
     def election_ticks(self) -> int:
         return max(1, self.election_timeout_ms // self.heartbeat_interval_ms)
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` if this member cannot start with these values."""
+        if self.initial_cluster_state not in ("new", "existing"):
+            raise ConfigError(
+                f"--initial-cluster-state={self.initial_cluster_state!r} is not valid; "
+                "use new or existing."
+            )
+        if self.heartbeat_interval_ms <= 0:
+            raise ConfigError(
+                f"--heartbeat-interval must be >0 (set to {self.heartbeat_interval_ms}ms); "
+                "the default is 100."
+            )
+        if self.election_timeout_ms < MIN_HEARTBEATS_PER_ELECTION * self.heartbeat_interval_ms:
+            raise ConfigError(
+                f"--election-timeout[{self.election_timeout_ms}ms] should be at least as "
+                f"{MIN_HEARTBEATS_PER_ELECTION} times as "
+                f"--heartbeat-interval[{self.heartbeat_interval_ms}ms]; raise the election "
+                "timeout or lower the heartbeat interval."
+            )
+        if self.election_timeout_ms > MAX_ELECTION_TIMEOUT_MS:
+            raise ConfigError(
+                f"--election-timeout[{self.election_timeout_ms}ms] is too long, and should be "
+                f"set less than {MAX_ELECTION_TIMEOUT_MS}ms."
+            )
+        if self.snapshot_count <= 0:
+            raise ConfigError(
+                f"--snapshot-count must be >0 (set to {self.snapshot_count}); the default is 10000."
+            )
+        if not self.name:
+            raise ConfigError("--name must not be empty; give this member a name.")
+
+    def validate_bootstrap(self) -> None:
+        """Raise :class:`ConfigError` if a member with no WAL cannot bootstrap from these
+        ``--initial-*`` values (etcd ``ServerConfig.VerifyBootstrap``/``VerifyJoinExisting``).
+        """
+        cluster = self.initial_cluster
+        if self.name not in cluster:
+            raise ConfigError(
+                f'couldn\'t find local name "{self.name}" in the initial cluster configuration '
+                f"(--initial-cluster={format_initial_cluster(cluster)}); "
+                f"add {self.name}=<peer URL> to it or fix --name."
+            )
+        seen: set[str] = set()
+        for url in (u for urls in cluster.values() for u in urls):
+            key = _comparable_url(url)
+            if key in seen:
+                raise ConfigError(
+                    f"initial cluster {format_initial_cluster(cluster)} has duplicate url "
+                    f"{url}; every member needs its own peer URLs."
+                )
+            seen.add(key)
+        if self.initial_cluster_state != "new":
+            return
+        mine = sorted(_comparable_url(u) for u in cluster[self.name])
+        advertised = sorted(_comparable_url(u) for u in self.initial_advertise_peer_urls)
+        if mine != advertised:
+            raise ConfigError(
+                f"--initial-cluster has {self.name}={','.join(cluster[self.name])} but "
+                "--initial-advertise-peer-urls="
+                f"{','.join(self.initial_advertise_peer_urls)}; a new member must advertise "
+                "exactly the peer URLs the initial cluster gives it."
+            )
+
+
+def format_initial_cluster(cluster: dict[str, list[str]]) -> str:
+    """The ``--initial-cluster`` spelling of ``cluster``: ``name=url,...``."""
+    return ",".join(f"{name}={url}" for name, urls in cluster.items() for url in urls)
+
+
+def _comparable_url(url: str) -> str:
+    # etcd resolves host names before comparing peer URLs; the only name etcdpy accepts
+    # in a listen URL is localhost, so that is the one resolution that matters here.
+    return url.replace("://localhost:", "://127.0.0.1:", 1).rstrip("/")
