@@ -83,7 +83,7 @@ def wait_for_line(proc: subprocess.Popen[str], expected: str, deadline_s: float)
         line = proc.stdout.readline()
         if line.strip() == expected:
             return
-        if not line and proc.poll() is not None:
+        if not line:  # End of output: the process has ended.
             break
     pytest.fail(
         f"no {expected!r} from the member; stderr: {proc.stderr.read() if proc.stderr else ''}"
