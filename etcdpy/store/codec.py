@@ -35,6 +35,7 @@ FORMAT = 1
 _NODE_WIDTH = 6
 _EVENT_WIDTH = 17
 _NO_NODE = [None] * 7
+_STATS_WIDTH = len(StoreStats().to_list())
 
 
 class StoreSnapshotError(ValueError):
@@ -105,6 +106,20 @@ def decode_store(data: bytes) -> Store:
             "use a matching etcdpy version"
         )
     _, _, _version, index, namespaces, capacity, tree, history, stats = doc
+    if not (
+        isinstance(index, int)
+        and isinstance(capacity, int)
+        and isinstance(namespaces, list)
+        and isinstance(tree, list)
+        and isinstance(history, list)
+        and isinstance(stats, list)
+        and len(stats) == _STATS_WIDTH
+        and all(isinstance(v, int) for v in stats)
+    ):
+        raise StoreSnapshotError(
+            "the store snapshot is damaged (a header field has the wrong type); "
+            "restore from another snapshot"
+        )
     try:
         store = Store(namespaces, capacity)
         root, ttl_nodes = _decode_tree(tree)
