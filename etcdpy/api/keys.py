@@ -1,0 +1,221 @@
+"""``/v2/keys``: reads, writes and watches (etcd ``keysHandler``).
+
+A long-poll watch holds no thread: its handler awaits a future that the store's watcher
+resolves through ``set_notify``. Ten thousand open watches cost one suspended coroutine,
+one connection and one store watcher each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from etcdpy.api import gojson
+from etcdpy.api.goform import MAX_FORM_BYTES, Form, parse_media_type, parse_query
+from etcdpy.api.keyrequest import parse_key_request
+from etcdpy.api.responses import JSON, etcd_error, method_not_allowed
+from etcdpy.server.errors import ServerError
+from etcdpy.server.member import id_str
+from etcdpy.server.request import STORE_KEYS_PREFIX
+from etcdpy.store.errors import ECODE_INVALID_FORM, ECODE_RAFT_INTERNAL, EtcdError
+
+if TYPE_CHECKING:
+    from etcdpy.server.etcdserver import EtcdServer
+    from etcdpy.store import Event, Watcher
+
+log = logging.getLogger(__name__)
+
+ALLOWED = "HEAD,GET,PUT,POST,DELETE"
+_FORM_METHODS = ("POST", "PUT", "PATCH")
+_NO_VALUE_ACTIONS = frozenset(("set", "compareAndSwap", "create", "update"))
+# Bodies Go's server would not drain before reusing the connection.
+_DRAIN_LIMIT = 256 << 10
+
+
+class FormResult:
+    __slots__ = ("error", "form", "must_close")
+
+    def __init__(self) -> None:
+        self.form: Form = {}
+        self.error: str | None = None
+        self.must_close = False
+
+
+async def read_form(request: web.BaseRequest, raw_query: bytes) -> FormResult:
+    """Go's ``Request.ParseForm``: the urlencoded body (POST/PUT/PATCH) first, then the
+    query; the first value of a name is the body's when both have it."""
+    res = FormResult()
+    if request.method in _FORM_METHODS:
+        ct = request.headers.get("Content-Type") or "application/octet-stream"
+        mediatype, res.error = parse_media_type(ct)
+        if mediatype == "application/x-www-form-urlencoded":
+            body = await _read_body(request, MAX_FORM_BYTES + 1)
+            if len(body) > MAX_FORM_BYTES:
+                res.error = "http: POST too large"
+                res.must_close = True
+                return res
+            err = parse_query(body, res.form)
+            if res.error is None:
+                res.error = err
+        elif _unread_body_is_large(request):
+            res.must_close = True
+    err = parse_query(raw_query, res.form)
+    if res.error is None:
+        res.error = err
+    return res
+
+
+def _unread_body_is_large(request: web.BaseRequest) -> bool:
+    if not request.body_exists:
+        return False
+    n = request.content_length
+    return n is None or n > _DRAIN_LIMIT
+
+
+async def _read_body(request: web.BaseRequest, limit: int) -> bytes:
+    n = request.content_length
+    if n is not None and n > limit:
+        return b"x" * limit  # over the limit: refuse without reading it
+    buf = bytearray()
+    content = request.content
+    while len(buf) < limit:
+        chunk = await content.read(min(65536, limit - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+class _EncodedEvent:
+    """The last event written, encoded once for all the watchers it wakes."""
+
+    __slots__ = ("data", "event")
+
+    def __init__(self) -> None:
+        self.event: Event | None = None
+        self.data = b""
+
+
+class KeysHandler:
+    def __init__(self, server: EtcdServer) -> None:
+        self.server = server
+        self._cid = id_str(server.cluster_id)
+        self._last = _EncodedEvent()
+        self._watchers: set[Watcher] = set()
+
+    def close_watchers(self) -> None:
+        """End every open watch (the member is shutting down)."""
+        for w in list(self._watchers):
+            w.remove()
+
+    async def serve(
+        self, request: web.BaseRequest, path: str, raw_query: bytes
+    ) -> web.StreamResponse:
+        method = request.method
+        if method not in ("HEAD", "GET", "PUT", "POST", "DELETE"):
+            return method_not_allowed(ALLOWED)
+        cid = {"X-Etcd-Cluster-Id": self._cid}
+        form = await read_form(request, raw_query)
+        try:
+            if form.error is not None:
+                raise EtcdError(ECODE_INVALID_FORM, form.error, 0)
+            req, no_value = parse_key_request(method, path, form.form, time.time_ns())
+        except EtcdError as e:
+            resp = etcd_error(e, cid)
+            if form.must_close:
+                resp.force_close()
+            return resp
+        server = self.server
+        server.auth_enabled()
+        try:
+            res = await server.do(req)
+        except EtcdError as e:
+            if e.cause.startswith(STORE_KEYS_PREFIX):
+                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
+            return self._closing(etcd_error(e, cid), form.must_close)
+        except ServerError as e:
+            return self._closing(
+                etcd_error(EtcdError(ECODE_RAFT_INTERNAL, str(e), 0), cid), form.must_close
+            )
+        if hasattr(res, "pop"):
+            return await self._watch(request, res, req.stream)  # type: ignore[arg-type]
+        return self._closing(self._event(res, no_value), form.must_close)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _closing(resp: web.Response, must_close: bool) -> web.Response:
+        if must_close:
+            resp.force_close()
+        return resp
+
+    def _headers(self, etcd_index: int) -> dict[str, str]:
+        return {
+            "Content-Type": JSON,
+            "X-Etcd-Cluster-Id": self._cid,
+            "X-Etcd-Index": str(etcd_index),
+            "X-Raft-Index": str(self.server.raft_index),
+            "X-Raft-Term": str(self.server.raft_term),
+        }
+
+    def _event(self, ev: Event, no_value: bool) -> web.Response:
+        if no_value and ev.action in _NO_VALUE_ACTIONS:
+            body = gojson.dumps_line({"action": ev.action})
+        else:
+            body = self._encode(ev)
+        status = 201 if ev.is_created() else 200
+        return web.Response(status=status, body=body, headers=self._headers(ev.etcd_index))
+
+    def _encode(self, ev: Event) -> bytes:
+        last = self._last
+        if last.event is not ev:
+            last.data = gojson.dumps_line(ev.to_dict(STORE_KEYS_PREFIX))
+            last.event = ev
+        return last.data
+
+    async def _watch(
+        self, request: web.BaseRequest, watcher: Watcher, stream: bool
+    ) -> web.StreamResponse:
+        """etcd ``handleKeyWatch``: headers at once, then one event (or every event, one
+        JSON line each, with ``stream``); the watch ends when the client goes away, the
+        watcher overflows, or the member stops."""
+        self._watchers.add(watcher)
+        loop = asyncio.get_running_loop()
+        waiter: list[asyncio.Future[None] | None] = [None]
+
+        def wake() -> None:
+            f = waiter[0]
+            if f is not None and not f.done():
+                f.set_result(None)
+
+        watcher.set_notify(wake)
+        resp = web.StreamResponse(status=200, headers=self._headers(watcher.start_index))
+        resp.enable_chunked_encoding()
+        try:
+            await resp.prepare(request)
+            while True:
+                ev = watcher.pop()
+                if ev is None:
+                    if watcher.closed:
+                        break
+                    f = loop.create_future()
+                    waiter[0] = f
+                    try:
+                        await f
+                    finally:
+                        waiter[0] = None
+                    continue
+                await resp.write(self._encode(ev))
+                if not stream:
+                    break
+            await resp.write_eof()
+        except ConnectionError:
+            # The client went away mid-write: nothing left to answer, nothing to log.
+            resp.force_close()
+        finally:
+            watcher.set_notify(None)
+            watcher.remove()
+            self._watchers.discard(watcher)
+        return resp
