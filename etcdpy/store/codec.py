@@ -19,6 +19,7 @@ Flat arrays keep both encoding and decoding to a single pass without recursion, 
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -54,7 +55,35 @@ def _extern_from(v: list[Any]) -> NodeExtern | None:
     return NodeExtern(v[0], v[1], v[2], v[3], v[4], None, v[5], v[6])
 
 
+class _NoGC:
+    """Pause the cyclic garbage collector while building or reading a snapshot.
+
+    Both make hundreds of thousands of objects that live on; the collector would keep
+    rescanning them for nothing (it doubles the time of a 100k-key recovery).
+    """
+
+    __slots__ = ("_was_enabled",)
+
+    def __enter__(self) -> None:
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._was_enabled:
+            gc.enable()
+
+
 def encode_store(store: Store) -> bytes:
+    with _NoGC():
+        return _encode_store(store)
+
+
+def decode_store(data: bytes) -> Store:
+    with _NoGC():
+        return _decode_store(data)
+
+
+def _encode_store(store: Store) -> bytes:
     tree: list[Any] = []
     add = tree.extend
     stack: list[tuple[str, Node]] = [("", store._root)]
@@ -87,7 +116,7 @@ def encode_store(store: Store) -> bytes:
     return msgpack.packb(doc, use_bin_type=True)
 
 
-def decode_store(data: bytes) -> Store:
+def _decode_store(data: bytes) -> Store:
     from etcdpy.store.store import Store
 
     try:
@@ -157,34 +186,36 @@ def _decode_tree(tree: list[Any]) -> tuple[Node, list[Node]]:
         )
     root = Node("/", None, tree[2], tree[3], tree[4], None, {})
     ttl_nodes: list[Node] = []
-    # Each frame: a directory and how many of its children are still to come.
-    dirs: list[Node] = [root]
-    left: list[int] = [tree[1]]
-    i = _NODE_WIDTH
-    end = len(tree)
-    while i < end:
-        while left and left[-1] == 0:
-            dirs.pop()
-            left.pop()
-        if not dirs:
-            raise StoreSnapshotError(
-                "the tree in the store snapshot has extra nodes; restore from another snapshot"
-            )
-        parent = dirs[-1]
-        left[-1] -= 1
-        name, count, created, modified, expire, value = tree[i : i + _NODE_WIDTH]
-        i += _NODE_WIDTH
-        path = "/" + name if parent is root else parent.path + "/" + name
+    # The directory being filled, how many of its children are still to come, and the
+    # same for the directories above it.
+    parent = root
+    children: dict[str, Node] = root.children  # type: ignore[assignment]
+    prefix = ""
+    left = tree[1]
+    stack: list[tuple[Node, dict[str, Node], str, int]] = []
+    it = iter(tree)
+    for _ in range(_NODE_WIDTH):
+        next(it)
+    for name, count, created, modified, expire, value in zip(it, it, it, it, it, it, strict=True):
+        while not left:
+            if not stack:
+                raise StoreSnapshotError(
+                    "the tree in the store snapshot has extra nodes; restore from another snapshot"
+                )
+            parent, children, prefix, left = stack.pop()
+        left -= 1
+        path = prefix + "/" + name
         if count < 0:
             n = Node(path, parent, created, modified, expire, value, None)
+            children[name] = n
         else:
             n = Node(path, parent, created, modified, expire, None, {})
-            dirs.append(n)
-            left.append(count)
-        parent.children[name] = n  # type: ignore[index]
+            children[name] = n
+            stack.append((parent, children, prefix, left))
+            parent, children, prefix, left = n, n.children, path, count  # type: ignore[assignment]
         if expire:
             ttl_nodes.append(n)
-    if any(left):
+    if left or any(frame[3] for frame in stack):
         raise StoreSnapshotError(
             "the tree in the store snapshot is truncated; restore from another snapshot"
         )

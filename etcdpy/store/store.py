@@ -494,12 +494,8 @@ class Store:
         """Expire every node whose time is ``<= now_ns``: one ``expire`` event (and one
         index) each, directories with their whole subtree, earliest first."""
         out: list[Event] = []
-        ttl = self._ttl
-        while True:
-            n = ttl.top()
-            if n is None or n.expire_ns > now_ns:
-                break
-            ttl.pop()
+        pop_due = self._ttl.pop_due
+        while (n := pop_due(now_ns)) is not None:
             index = self._index + 1
             self._index = index
             is_dir = n.children is not None

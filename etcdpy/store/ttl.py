@@ -57,12 +57,21 @@ class TTLHeap:
             heapq.heappop(heap)
         return None
 
-    def pop(self) -> Node | None:
-        node = self.top()
-        if node is not None:
-            heapq.heappop(self._heap)
+    def pop_due(self, now_ns: int) -> Node | None:
+        """Take out the first node whose time is ``<= now_ns``, or return None."""
+        heap = self._heap
+        while heap:
+            entry = heap[0]
+            if not self._current(entry):
+                heapq.heappop(heap)
+                continue
+            if entry[0] > now_ns:
+                return None
+            heapq.heappop(heap)
+            node = entry[3]
             node.ttl_seq = 0
-        return node
+            return node
+        return None
 
     def rebuild(self, nodes: list[Node]) -> None:
         """Schedule every node of ``nodes`` (which all carry an expiry) at once."""
