@@ -104,6 +104,9 @@ class WAL:
         self._truncate_pending = False
         self._dir_sync_pending = False
         self._mu = threading.Lock()
+        # Separate from _mu, which the worker holds for the length of an fsync: the
+        # event loop must never wait on it.
+        self._executor_mu = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     # -- construction -------------------------------------------------------------
@@ -453,7 +456,8 @@ class WAL:
         """Flush the tail, release every lock and stop the worker thread."""
         with self._mu:
             self._close_locked()
-        ex, self._executor = self._executor, None
+        with self._executor_mu:
+            ex, self._executor = self._executor, None
         if ex is not None:
             ex.shutdown(wait=True)
 
@@ -473,7 +477,9 @@ class WAL:
         self._segments = []
 
     def _worker(self) -> ThreadPoolExecutor:
-        with self._mu:
+        with self._executor_mu:
+            if self._closed:
+                raise WalUsageError(f"the WAL in {self._dir} is closed")
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etcdpy-wal")
             return self._executor
