@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +40,14 @@ def compiled_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+def start_bound_s() -> float:
+    """One second on a machine with a core to spare (CI runs the suite alone on 2 cores);
+    stretched by the run queue when other test runs share the cores, since no process
+    starts in a second while waiting its turn behind five others."""
+    cores = os.cpu_count() or 1
+    return START_BOUND_S * max(1.0, os.getloadavg()[0] / cores)
+
+
 def single_dash_args(name: str, client: int, peer: int) -> list[str]:
     return [
         "-name",
@@ -66,7 +75,7 @@ def test_single_dash_member_answers_version_within_a_second(
         "etcdpy", "n1", args, client_port=client, peer_port=peer, env=compiled_env, ready=False
     )
     # A behaviour bound (clients and scripts retry for about a second), not a benchmark.
-    wait_ready(proc, deadline_s=max(0.0, START_BOUND_S - (time.monotonic() - started)))
+    wait_ready(proc, deadline_s=max(0.0, start_bound_s() - (time.monotonic() - started)))
     status, body = http_get(proc.client_url, "/version")
     assert status == 200
     assert json.loads(body) == {
@@ -105,3 +114,22 @@ def test_sigterm_stops_member_cleanly(procs: ProcGroup, compiled_env: dict[str, 
     # Every log line is one event in the member's format.
     for line in log.splitlines():
         assert line[23:].startswith((" I | n1 | ", " W | n1 | ", " E | n1 | ")), line
+
+
+def test_busy_client_port_is_one_sentence_and_status_1(
+    procs: ProcGroup, compiled_env: dict[str, str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        client = int(taken.getsockname()[1])
+        args = [
+            *single_dash_args("n1", client, free_port()),
+            "-data-dir",
+            str(procs.base_dir / "n1.etcd"),
+        ]
+        proc = procs.start("etcdpy", "n1", args, client_port=client, env=compiled_env, ready=False)
+        assert proc.wait(timeout=30) == 1
+    log = proc.log_text()
+    assert "Traceback" not in log
+    assert f"etcdpy: cannot listen for clients on http://{LOOPBACK}:{client}" in log
