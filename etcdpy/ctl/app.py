@@ -10,7 +10,7 @@ import click
 from etcdpy.ctl.clickgo import DURATION, CommandNotFound, GoGroup
 from etcdpy.ctl.errors import CtlExit
 from etcdpy.ctl.output import write_err
-from etcdpy.ctl.session import GlobalOptions
+from etcdpy.ctl.session import GlobalOptions, close_clients
 
 PROG = "etcdpyctl"
 
@@ -24,9 +24,28 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit(0)
 
 
+class RootGroup(GoGroup):
+    """The top level: commands in etcdctl's order, each module imported when needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*_LAZY_COMMANDS, *self.commands]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = _LAZY_COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"etcdpy.ctl.{spec[0]}")
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+
 @click.group(
     PROG,
-    cls=GoGroup,
+    cls=RootGroup,
     help="A simple command line client for etcd (the v2 API, as etcdctl v2).",
 )
 @click.option(
@@ -126,20 +145,36 @@ def help_command(ctx: click.Context, names: tuple[str, ...]) -> None:
     click.echo(command.get_help(target_ctx))
 
 
-def _register() -> None:
-    from etcdpy.ctl import cmd_backup, cmd_health, cmd_keys, cmd_member, cmd_watch
-
-    for module in (cmd_backup, cmd_health, cmd_keys, cmd_watch, cmd_member):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+# Command name -> module defining it; modules load on first use to keep start-up fast.
+_LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "backup": ("cmd_backup", "backup_command"),
+    "cluster-health": ("cmd_health", "cluster_health_command"),
+    "mk": ("cmd_keys", "mk_command"),
+    "mkdir": ("cmd_keys", "mkdir_command"),
+    "rm": ("cmd_keys", "rm_command"),
+    "rmdir": ("cmd_keys", "rmdir_command"),
+    "get": ("cmd_keys", "get_command"),
+    "ls": ("cmd_keys", "ls_command"),
+    "set": ("cmd_keys", "set_command"),
+    "setdir": ("cmd_keys", "setdir_command"),
+    "update": ("cmd_keys", "update_command"),
+    "updatedir": ("cmd_keys", "updatedir_command"),
+    "watch": ("cmd_watch", "watch_command"),
+    "exec-watch": ("cmd_watch", "exec_watch_command"),
+    "member": ("cmd_member", "member_group"),
+}
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command line; returns the exit status instead of raising."""
     args = sys.argv[1:] if argv is None else argv
+    try:
+        return _run(args)
+    finally:
+        close_clients()
+
+
+def _run(args: list[str]) -> int:
     try:
         cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except CtlExit as exc:

@@ -45,6 +45,3 @@ def backup_command(
         raise CtlExit(
             1, f"Error:  backup failed at {exc.filename or data_dir}: {exc.strerror}.\n"
         ) from None
-
-
-COMMANDS = [backup_command]

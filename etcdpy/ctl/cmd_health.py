@@ -156,6 +156,3 @@ def cluster_health_command(ctx: click.Context, forever: bool, args: tuple[str, .
         if forever:
             raise CtlExit(0) from None
         raise
-
-
-COMMANDS = [cluster_health_command]

@@ -300,17 +300,3 @@ def rmdir_command(ctx: click.Context, args: tuple[str, ...]) -> None:
     api, opts = keys_api(ctx)
     key = need_key(args)
     _print_delete(call(api.delete, key, opts.deadline(), dir=True), opts.output)
-
-
-COMMANDS = [
-    mk_command,
-    mkdir_command,
-    rm_command,
-    rmdir_command,
-    get_command,
-    ls_command,
-    set_command,
-    setdir_command,
-    update_command,
-    updatedir_command,
-]

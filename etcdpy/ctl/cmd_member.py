@@ -160,6 +160,3 @@ def member_update(ctx: click.Context, args: tuple[str, ...]) -> None:
     except ClientError as exc:
         raise fail(f"{exc}\n") from None
     write_out(f"Updated member with ID {member_id} in cluster\n")
-
-
-COMMANDS = [member_group]

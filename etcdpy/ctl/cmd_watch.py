@@ -6,8 +6,7 @@ Both run until interrupted; Ctrl-C ends them with status 0, as in etcdctl.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +15,9 @@ from etcdpy.ctl.cmd_keys import ARGS, keys_api, need_key
 from etcdpy.ctl.errors import EXIT_BAD_ARGS, EXIT_SERVER_ERROR, ClientError, CtlExit, handle_error
 from etcdpy.ctl.output import print_response, write_err, write_out
 from etcdpy.ctl.response import Response
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @click.command(
@@ -74,6 +76,9 @@ def environ_for(resp: Response) -> dict[str, str]:
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start ``command`` without waiting for it; a failure to start ends exec-watch."""
+    import shutil
+    import subprocess
+
     program = command[0]
     if "/" not in program and shutil.which(program, path=env.get("PATH")) is None:
         raise CtlExit(1, f'exec: "{program}": executable file not found in $PATH')
@@ -121,6 +126,3 @@ def exec_watch_command(
             running.append(start(command, environ_for(resp)))
     except KeyboardInterrupt:
         raise CtlExit(0) from None
-
-
-COMMANDS = [watch_command, exec_watch_command]

@@ -23,6 +23,14 @@ from etcdpy.ctl.output import write_err
 
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
+# Clients made by the running command, closed by :func:`close_clients` when it ends.
+_open_clients: list[Client] = []
+
+
+def close_clients() -> None:
+    while _open_clients:
+        _open_clients.pop().close()
+
 
 @dataclass(slots=True)
 class GlobalOptions:
@@ -116,6 +124,7 @@ def new_client(opts: GlobalOptions, *, sync: bool = True) -> Client:
             tls=tls,
             debug=opts.debug,
         )
+        _open_clients.append(client)
         if tls.cert_file or tls.ca_file:
             client.prepare_tls()
     except ClientError as exc:
