@@ -13,6 +13,8 @@ from etcdpy.ctl.output import write_err
 from etcdpy.ctl.session import GlobalOptions, close_clients
 
 PROG = "etcdpyctl"
+# click >= 8.2 raises this for a group called without a subcommand (8.1 just exits 0).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", None)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -185,6 +187,10 @@ def _run(args: list[str]) -> int:
         write_err(exc.message + "\n")
         return 3
     except click.UsageError as exc:
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
+            # A group without its subcommand shows its help, successfully, as etcdctl does.
+            click.echo(exc.message)
+            return 0
         hint = ""
         if exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"

@@ -83,6 +83,8 @@ def go_style_args(
         if spec.kind == "bool":
             if value:
                 canonical.append(spelling[spec.dest])
+        elif spec.kind == "duration":
+            canonical.append(f"{spelling[spec.dest]}={value!r}s")
         else:
             canonical.append(f"{spelling[spec.dest]}={value}")
     if rest:

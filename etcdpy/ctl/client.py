@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
 import socket
 import ssl
 import sys
@@ -307,7 +308,10 @@ class Client:
                 if files.cert_file or files.key_file:
                     ctx.load_cert_chain(files.cert_file, files.key_file or None)
             except FileNotFoundError as exc:
-                raise ClientError(f"open {exc.filename}: no such file or directory") from None
+                paths = (files.ca_file, files.cert_file, files.key_file)
+                gone = [path for path in paths if path and not os.path.exists(path)]
+                missing = exc.filename or (gone[0] if gone else "")
+                raise ClientError(f"open {missing}: no such file or directory") from None
             except (OSError, ssl.SSLError) as exc:
                 raise ClientError(f"tls: failed to load the certificate files: {exc}") from None
             self._ssl = ctx

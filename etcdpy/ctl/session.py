@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from etcdpy.ctl.client import Client, Endpoint, TLSFiles, parse_endpoint
 from etcdpy.ctl.errors import (
     EXIT_BAD_ARGS,
     EXIT_BAD_CONNECTION,
@@ -19,7 +19,11 @@ from etcdpy.ctl.errors import (
     DeadlineExceeded,
     handle_error,
 )
-from etcdpy.ctl.output import write_err
+from etcdpy.ctl.output import write_err, write_out
+
+if TYPE_CHECKING:
+    # The HTTP stack is imported by the commands that talk to a server, not by --help.
+    from etcdpy.ctl.client import Client, TLSFiles
 
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
@@ -70,6 +74,8 @@ class GlobalOptions:
         return DEFAULT_ENDPOINTS.split(",")
 
     def tls_files(self) -> TLSFiles:
+        from etcdpy.ctl.client import TLSFiles
+
         return TLSFiles(
             cert_file=self.cert_file or os.environ.get("ETCDCTL_CERT_FILE", ""),
             key_file=self.key_file or os.environ.get("ETCDCTL_KEY_FILE", ""),
@@ -82,12 +88,7 @@ class GlobalOptions:
             return None
         user, colon, password = flag.partition(":")
         if not colon:
-            import getpass
-
-            try:
-                password = getpass.getpass("Password: ")
-            except EOFError:
-                raise ClientError("EOF") from None
+            password = ask_password("Password: ")
         return user, password
 
     def discovery_check(self) -> None:
@@ -99,6 +100,27 @@ class GlobalOptions:
             )
 
 
+def ask_password(prompt: str) -> str:
+    """Prompt without echo on a terminal; otherwise read one line from stdin, showing
+    the prompt on stdout as etcdctl does."""
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            raise ClientError("EOF") from None
+    write_out(prompt)
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    line = stream.readline() if stream is not None else b""
+    write_out("\n")
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "surrogateescape")
+    return line.rstrip("\r\n")
+
+
 def is_connection_error(err: BaseException) -> bool:
     """etcdctl's isConnectionError: dial/read failures and timeouts, nothing else."""
     if isinstance(err, ClusterError):
@@ -108,6 +130,8 @@ def is_connection_error(err: BaseException) -> bool:
 
 def new_client(opts: GlobalOptions, *, sync: bool = True) -> Client:
     """mustNewClient (sync=True) / mustNewClientNoSync; raises CtlExit like os.Exit."""
+    from etcdpy.ctl.client import Client, parse_endpoint
+
     try:
         opts.discovery_check()
         endpoints = [parse_endpoint(text) for text in opts.endpoint_list()]
@@ -155,13 +179,14 @@ def new_client(opts: GlobalOptions, *, sync: bool = True) -> Client:
 
 def sync_endpoints(client: Client, deadline: float) -> None:
     """Client.Sync: replace the endpoints by the members' client URLs when they differ."""
+    from etcdpy.ctl.client import parse_endpoint
     from etcdpy.ctl.members import MembersAPI
 
     members = MembersAPI(client).list(deadline)
     urls = [url for member in members for url in member.client_urls]
     if not urls:
         raise ClientError(NO_ENDPOINTS)
-    endpoints: list[Endpoint] = [parse_endpoint(url) for url in urls]
+    endpoints = [parse_endpoint(url) for url in urls]
     if sorted(ep.text for ep in endpoints) == sorted(client.endpoint_texts()):
         return
     client.set_endpoints(endpoints)
