@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CORS_SKIP = "etcdpy.no_cors"
+# Marks answers Go's server gives before any handler runs (no CORS headers on those).
+_CORS_SKIP: Any = (
+    web.RequestKey("etcdpy.no_cors", bool) if hasattr(web, "RequestKey") else "etcdpy.no_cors"
+)
 _STATS = {"/v2/stats/store": "store", "/v2/stats/self": "self", "/v2/stats/leader": "leader"}
 # Go's server reads up to 1 MiB of request line and headers; keys can be long.
 MAX_HEADER_BYTES = 1 << 20
