@@ -138,7 +138,7 @@ def parse_endpoint(text: str, default_scheme: str = "http") -> Endpoint:
         if ":" in port_text:
             raise ClientError(f'parse {go_quote(text)}: invalid port ":{port_text}" after host')
     if port_text:
-        if not port_text.isdigit():
+        if not port_text.isascii() or not port_text.isdigit():
             raise ClientError(f'parse {go_quote(text)}: invalid port ":{port_text}" after host')
         port = int(port_text)
     shown = f"{scheme}://{authority}{path}"
@@ -382,6 +382,8 @@ class Client:
         header_timeout = None if action.wait or self.header_timeout <= 0 else self.header_timeout
         timeout, by_deadline = _limit(header_timeout, deadline)
         if conn.sock is None:
+            if endpoint.port is not None and endpoint.port > 0xFFFF:
+                raise ConnectionFailure(f"dial tcp: address {endpoint.port}: invalid port")
             conn.timeout = timeout
             try:
                 conn.connect()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -47,15 +49,18 @@ def arg_or_stdin(args: tuple[str, ...], i: int) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def call(fn, *args: object, **kwargs: object) -> Response:  # type: ignore[no-untyped-def]
+def call(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
+    """Run one keys API call; a failure ends the command like etcdctl's handleError."""
     try:
         return fn(*args, **kwargs)
     except ClientError as exc:
         raise handle_error(exc, EXIT_SERVER_ERROR) from None
 
 
-def ttl_option(help_text: str = "key time-to-live in seconds"):  # type: ignore[no-untyped-def]
-    return click.option("--ttl", type=int, default=0, show_default=True, help=help_text)
+def ttl_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--ttl", type=int, default=0, show_default=True, help="key time-to-live in seconds"
+    )
 
 
 @click.command(

@@ -124,19 +124,55 @@ class KeysAPI:
         self.client = client
 
     def get(
-        self, key: str, deadline: float | None, *, recursive=False, sort=False, quorum=False
+        self,
+        key: str,
+        deadline: float | None,
+        *,
+        recursive: bool = False,
+        sort: bool = False,
+        quorum: bool = False,
     ) -> Response:
         action = get_action(key, recursive=recursive, sort=sort, quorum=quorum)
         return unmarshal(self.client.do(action, deadline))
 
-    def set(self, key: str, value: str, deadline: float | None, **options: object) -> Response:
-        action = set_action(key, value, **options)  # type: ignore[arg-type]
+    def set(
+        self,
+        key: str,
+        value: str,
+        deadline: float | None,
+        *,
+        ttl: int = 0,
+        prev_value: str = "",
+        prev_index: int = 0,
+        prev_exist: PrevExist = "",
+        dir: bool = False,
+    ) -> Response:
+        action = set_action(
+            key,
+            value,
+            ttl=ttl,
+            prev_value=prev_value,
+            prev_index=prev_index,
+            prev_exist=prev_exist,
+            dir=dir,
+        )
         # A create-only write must not be replayed on another member after a failure.
-        one_shot = options.get("prev_exist") == "false"
-        return unmarshal(self.client.do(action, deadline, one_shot=one_shot))
+        return unmarshal(self.client.do(action, deadline, one_shot=prev_exist == "false"))
 
-    def delete(self, key: str, deadline: float | None, **options: object) -> Response:
-        action = delete_action(key, **options)  # type: ignore[arg-type]
+    def delete(
+        self,
+        key: str,
+        deadline: float | None,
+        *,
+        prev_value: str = "",
+        prev_index: int = 0,
+        dir: bool = False,
+        recursive: bool = False,
+    ) -> Response:
+        action = delete_action(
+            key, prev_value=prev_value, prev_index=prev_index, dir=dir, recursive=recursive
+        )
+        # Deletes are never retried on another member (the Go client's one-shot mode).
         return unmarshal(self.client.do(action, deadline, one_shot=True))
 
     def create_in_order(self, dir: str, value: str, deadline: float | None, ttl: int) -> Response:

@@ -106,6 +106,8 @@ def test_malformed_endpoints(endpoint: str) -> None:
     same(["--endpoints", f"127.0.0.1:{port}", "get", "/k"])
     same(["--no-sync", "--endpoints", f"localhost:{port}", "get", "/k"])
     same(["--endpoints", f"{endpoint}, {endpoint}", "get", "/k"])
+    same(["--no-sync", "--endpoints", "http://127.0.0.1:70000", "get", "/k"])
+    same(["--no-sync", "--endpoints", "ftp://127.0.0.1:1", "get", "/k"])
 
 
 def test_failover_past_a_dead_first_endpoint(endpoint: str, dead_url: str) -> None:
