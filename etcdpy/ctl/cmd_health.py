@@ -23,6 +23,7 @@ from etcdpy.ctl.errors import (
 )
 from etcdpy.ctl.members import Member, MembersAPI
 from etcdpy.ctl.output import write_out
+from etcdpy.ctl.response import go_json_error
 from etcdpy.ctl.session import GlobalOptions, new_client
 
 RECHECK_SECONDS = 10.0
@@ -80,10 +81,11 @@ def fetch_health(client: Client, url: str, timeout: float) -> bytes:
 
 def is_healthy(body: bytes) -> bool:
     """``{"health": "true"}`` (or a JSON bool) is healthy; bad JSON is an error."""
+    text = body.decode("utf-8", "replace")
     try:
-        data = json.loads(body.decode("utf-8", "replace"))
-    except ValueError as exc:
-        raise HealthCheckError(f"invalid character in health response: {exc}") from None
+        data = json.loads(text)
+    except ValueError:
+        raise HealthCheckError(go_json_error(text) or "unexpected end of JSON input") from None
     if not isinstance(data, dict):
         raise HealthCheckError("json: cannot unmarshal the health response: object expected")
     lowered = {str(k).lower(): v for k, v in data.items()}

@@ -15,6 +15,7 @@ FORM = "application/x-www-form-urlencoded"
 UINT64 = 2**64
 
 PrevExist = Literal["", "true", "false"]
+NO_NODE = "client: the response has no node; the endpoint is probably not an etcd v2 member"
 
 
 def _key_path(key: str) -> str:
@@ -107,9 +108,13 @@ def unmarshal(result: HTTPResult) -> Response:
             data = decode_body(result.body)
             index_header = result.headers.get("X-Etcd-Index", "")
             index = int(index_header) if index_header else 0
-            return Response.from_json(data, index)
+            response = Response.from_json(data, index)
         except (ValueError, DecodeError):
             raise ClientError(INVALID_JSON) from None
+        if not response.has_node:
+            # etcdctl dereferences the missing node and crashes; say what is wrong instead.
+            raise ClientError(NO_NODE)
+        return response
     try:
         error = EtcdClientError.from_json(decode_body(result.body))
     except (ValueError, DecodeError):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from etcdpy.ctl.client import Action, Client, HTTPResult
 from etcdpy.ctl.errors import ClientError
 from etcdpy.ctl.keys import decode_body
+from etcdpy.ctl.response import go_json_error
 
 MEMBERS_PREFIX = "/v2/members"
 JSON = "application/json"
@@ -54,8 +55,9 @@ def _expect(result: HTTPResult, *wanted: int) -> None:
 def _decode(result: HTTPResult) -> object:
     try:
         return decode_body(result.body)
-    except ValueError as exc:
-        raise ClientError(f"invalid character in JSON: {exc}") from None
+    except ValueError:
+        text = result.body.decode("utf-8", "replace")
+        raise ClientError(go_json_error(text) or "unexpected end of JSON input") from None
 
 
 def _members_error(result: HTTPResult) -> ClientError:

@@ -77,6 +77,62 @@ def _clean(text: str) -> str:
     return text
 
 
+def _go_char(ch: str) -> str:
+    # encoding/json's quoteChar
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    return "'" + go_quote(ch)[1:-1] + "'"
+
+
+def _innermost(text: str, pos: int) -> str:
+    """The innermost open bracket at ``pos`` ('{', '[' or '')."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
+def go_json_error(text: str) -> str | None:
+    """Go's encoding/json syntax error for ``text``, or None when it is valid JSON."""
+    import json
+
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        pos = exc.pos
+        if pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated"):
+            return "unexpected end of JSON input"
+        ch = text[pos]
+        if exc.msg == "Extra data":
+            return f"invalid character {_go_char(ch)} after top-level value"
+        if exc.msg.startswith("Expecting property name"):
+            return f"invalid character {_go_char(ch)} looking for beginning of object key string"
+        if exc.msg == "Expecting ':' delimiter":
+            return f"invalid character {_go_char(ch)} after object key"
+        if exc.msg == "Expecting ',' delimiter":
+            where = "array element" if _innermost(text, pos) == "[" else "object key:value pair"
+            return f"invalid character {_go_char(ch)} after {where}"
+        if exc.msg.startswith("Invalid control character"):
+            return f"invalid character {_go_char(ch)} in string literal"
+        return f"invalid character {_go_char(ch)} looking for beginning of value"
+    return None
+
+
 class DecodeError(ValueError):
     """The body was JSON but not the shape of a v2 keys response."""
 
