@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from etcdpy.ctl.errors import (
     NO_ENDPOINTS,
@@ -82,7 +82,8 @@ class Endpoint:
     host: str
     port: int | None
     netloc: str
-    path: str
+    path: str  # %-decoded, as Go's URL.Path
+    raw_path: str = ""  # as written
 
     @property
     def address(self) -> str:
@@ -142,7 +143,8 @@ def parse_endpoint(text: str, default_scheme: str = "http") -> Endpoint:
             raise ClientError(f'parse {go_quote(text)}: invalid port ":{port_text}" after host')
         port = int(port_text)
     shown = f"{scheme}://{authority}{path}"
-    return Endpoint(shown, scheme, host, port, authority, path)
+    decoded = unquote(path, errors="surrogateescape")
+    return Endpoint(shown, scheme, host, port, authority, decoded, path)
 
 
 @dataclass(slots=True)
@@ -289,7 +291,7 @@ class Client:
                 target = parse_endpoint(location)
             except ClientError:
                 raise ClientError(f"location header not valid URL: {location}") from None
-            url_path = escape_path(target.path or "/")
+            url_path = target.raw_path or "/"
             if "?" in location:
                 url_path += "?" + location.split("?", 1)[1].split("#", 1)[0]
         raise ClientError("client: too many redirects")
