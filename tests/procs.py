@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,11 +269,11 @@ class ProcGroup:
             wait_ready(proc)
         return proc
 
-    def etcdpy(self, name: str = "n1", **kw: object) -> Proc:
-        return self.start("etcdpy", name, **kw)  # type: ignore[arg-type]
+    def etcdpy(self, name: str = "n1", args: Sequence[str] | None = None, **kw: Any) -> Proc:
+        return self.start("etcdpy", name, args, **kw)
 
-    def reference(self, name: str = "ref", **kw: object) -> Proc:
-        return self.start("reference", name, **kw)  # type: ignore[arg-type]
+    def reference(self, name: str = "ref", args: Sequence[str] | None = None, **kw: Any) -> Proc:
+        return self.start("reference", name, args, **kw)
 
     def cluster(self, size: int, kind: str = "etcdpy", token: str | None = None) -> list[Proc]:
         """``size`` members n1..nN bootstrapped together; waits until all answer."""

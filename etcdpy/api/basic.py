@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from etcdpy.api import gojson
-from etcdpy.api.responses import JSON, TEXT, http_error, message_error, method_not_allowed
+from etcdpy.api.responses import (
+    JSON,
+    TEXT,
+    Response,
+    http_error,
+    message_error,
+    method_not_allowed,
+)
 from etcdpy.version import ETCD_SERVER_VERSION
 
 if TYPE_CHECKING:
@@ -25,20 +32,20 @@ class BasicHandlers:
             "etcdserver": ETCD_SERVER_VERSION,
             "etcdcluster": self.server.cluster_version or "not_decided",
         }
-        return web.Response(body=gojson.dumps(body), headers={"Content-Type": JSON})
+        return Response(body=gojson.dumps(body), headers={"Content-Type": JSON})
 
     async def health(self, request: web.BaseRequest) -> web.Response:
         if request.method != "GET":
             return method_not_allowed("GET")
         if await self.server.health():
-            return web.Response(body=b'{"health":"true"}', headers={"Content-Type": TEXT})
+            return Response(body=b'{"health":"true"}', headers={"Content-Type": TEXT})
         return http_error(503, '{"health":"false"}')
 
     async def machines(self, request: web.BaseRequest) -> web.Response:
         if request.method not in ("GET", "HEAD"):
             return method_not_allowed("GET,HEAD")
         body = ", ".join(self.server.client_urls()).encode()
-        return web.Response(body=body, headers={"Content-Type": TEXT} if body else {})
+        return Response(body=body, headers={"Content-Type": TEXT} if body else {})
 
     async def stats(self, request: web.BaseRequest, which: str) -> web.Response:
         if request.method != "GET":
@@ -51,4 +58,4 @@ class BasicHandlers:
             data = self.server.leader_stats()
             if data is None:
                 return message_error(403, "not current leader")
-        return web.Response(body=gojson.dumps(data), headers={"Content-Type": JSON})
+        return Response(body=gojson.dumps(data), headers={"Content-Type": JSON})

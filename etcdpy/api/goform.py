@@ -252,6 +252,8 @@ def clean(p: str) -> str:
 
 def clean_request_path(p: str) -> str:
     """``http.ServeMux``'s cleanPath: ``path.Clean`` that keeps a trailing slash."""
+    if p[:1] == "/" and "//" not in p and "/." not in p:
+        return p  # already clean (the common case)
     if not p:
         return "/"
     if p[0] != "/":
@@ -288,6 +290,9 @@ def html_escape(s: str) -> str:
     )
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
 def has_control_byte(b: bytes) -> bool:
     """Go refuses request targets holding ASCII control bytes (or DEL)."""
-    return any(c < 0x20 or c == 0x7F for c in b)
+    return _CONTROL.search(b) is not None

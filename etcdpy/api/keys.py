@@ -17,7 +17,14 @@ from aiohttp import web
 from etcdpy.api import gojson
 from etcdpy.api.goform import MAX_FORM_BYTES, Form, parse_media_type, parse_query
 from etcdpy.api.keyrequest import parse_key_request
-from etcdpy.api.responses import JSON, etcd_error, method_not_allowed
+from etcdpy.api.responses import (
+    CORS_HEADERS,
+    JSON,
+    Response,
+    StreamResponse,
+    etcd_error,
+    method_not_allowed,
+)
 from etcdpy.server.errors import ServerError
 from etcdpy.server.member import id_str
 from etcdpy.server.request import STORE_KEYS_PREFIX
@@ -106,9 +113,11 @@ class KeysHandler:
         self._cid = id_str(server.cluster_id)
         self._last = _EncodedEvent()
         self._watchers: set[Watcher] = set()
+        self._shutting_down = False
 
     def close_watchers(self) -> None:
-        """End every open watch (the member is shutting down)."""
+        """End every open watch, and any opened later (the member is shutting down)."""
+        self._shutting_down = True
         for w in list(self._watchers):
             w.remove()
 
@@ -166,7 +175,7 @@ class KeysHandler:
         else:
             body = self._encode(ev)
         status = 201 if ev.is_created() else 200
-        return web.Response(status=status, body=body, headers=self._headers(ev.etcd_index))
+        return Response(status=status, body=body, headers=self._headers(ev.etcd_index))
 
     def _encode(self, ev: Event) -> bytes:
         last = self._last
@@ -182,6 +191,8 @@ class KeysHandler:
         JSON line each, with ``stream``); the watch ends when the client goes away, the
         watcher overflows, or the member stops."""
         self._watchers.add(watcher)
+        if self._shutting_down:
+            watcher.remove()
         loop = asyncio.get_running_loop()
         waiter: list[asyncio.Future[None] | None] = [None]
 
@@ -191,7 +202,11 @@ class KeysHandler:
                 f.set_result(None)
 
         watcher.set_notify(wake)
-        resp = web.StreamResponse(status=200, headers=self._headers(watcher.start_index))
+        headers = self._headers(watcher.start_index)
+        cors = request.get(CORS_HEADERS)
+        if cors:
+            headers.update(cors)
+        resp = StreamResponse(status=200, headers=headers)
         resp.enable_chunked_encoding()
         try:
             await resp.prepare(request)

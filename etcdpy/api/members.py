@@ -10,7 +10,13 @@ from aiohttp import web
 from etcdpy.api import gojson
 from etcdpy.api.goform import MAX_FORM_BYTES
 from etcdpy.api.memberrequest import MemberRequestError, content_type_error, parse_peer_urls
-from etcdpy.api.responses import JSON, http_error, message_error, method_not_allowed
+from etcdpy.api.responses import (
+    JSON,
+    Response,
+    http_error,
+    message_error,
+    method_not_allowed,
+)
 from etcdpy.server.errors import ServerError
 from etcdpy.server.member import id_str, parse_id
 from etcdpy.server.membership import (
@@ -70,7 +76,7 @@ class MembersHandler:
             body = m.to_dict()
         else:
             return message_error(404, "Not found", h)
-        return web.Response(
+        return Response(
             status=200, body=gojson.dumps_line(body), headers={"Content-Type": JSON, **h}
         )
 
@@ -111,7 +117,7 @@ class MembersHandler:
         except (MembershipError, ServerError) as exc:
             log.error("error adding member with peer URLs %s (%s)", urls, exc)
             return message_error(500, "Internal Server Error", h)
-        return web.Response(
+        return Response(
             status=201, body=gojson.dumps_line(m.to_dict()), headers={"Content-Type": JSON, **h}
         )
 
@@ -125,7 +131,7 @@ class MembersHandler:
         except (MembershipError, ServerError) as exc:
             log.error("error removing member %s (%s)", id_str(mid), exc)
             return message_error(500, "Internal Server Error", h)
-        return web.Response(status=204, headers=h)
+        return Response(status=204, headers=h)
 
     async def _update(self, request: web.BaseRequest, mid: int, h: dict[str, str]) -> web.Response:
         urls = await self._peer_urls(request, h)
@@ -140,4 +146,4 @@ class MembersHandler:
         except (MembershipError, ServerError) as exc:
             log.error("error updating member %s (%s)", id_str(mid), exc)
             return message_error(500, "Internal Server Error", h)
-        return web.Response(status=204, headers=h)
+        return Response(status=204, headers=h)

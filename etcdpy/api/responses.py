@@ -8,63 +8,87 @@ and member objects, ``json.Marshal`` (none) for stats, versions and members-API 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from etcdpy.api import gojson
 from etcdpy.api.goform import html_escape
 from etcdpy.store.errors import EtcdError
 
+# Request storage: the CORS headers every answer to this request carries (None: none).
+CORS_HEADERS: Any = (
+    web.RequestKey("etcdpy.cors", object) if hasattr(web, "RequestKey") else "etcdpy.cors"
+)
+
+
+class Response(web.Response):
+    """An aiohttp response without the ``Server`` header (etcd sends none)."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall("Server", None)
+
+
+class StreamResponse(web.StreamResponse):
+    """A streamed response (watches) without the ``Server`` header."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall("Server", None)
+
+
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 
 
-def raw(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=body, headers=headers or {})
+def raw(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(status=status, body=body, headers=headers or {})
 
 
-def json_body(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+def json_body(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
     h = {"Content-Type": JSON}
     if headers:
         h.update(headers)
-    return web.Response(status=status, body=body, headers=h)
+    return Response(status=status, body=body, headers=h)
 
 
-def http_error(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
+def http_error(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
     """Go's ``http.Error``."""
     h = {"Content-Type": TEXT, "X-Content-Type-Options": "nosniff"}
     if headers:
         h.update(headers)
-    return web.Response(status=status, body=(text + "\n").encode(), headers=h)
+    return Response(status=status, body=(text + "\n").encode(), headers=h)
 
 
-def not_found() -> web.Response:
+def not_found() -> Response:
     """Go's ``http.NotFound``."""
     return http_error(404, "404 page not found")
 
 
-def method_not_allowed(allow: str, headers: dict[str, str] | None = None) -> web.Response:
+def method_not_allowed(allow: str, headers: dict[str, str] | None = None) -> Response:
     h = {"Allow": allow}
     if headers:
         h.update(headers)
     return http_error(405, "Method Not Allowed", h)
 
 
-def etcd_error(e: EtcdError, headers: dict[str, str] | None = None) -> web.Response:
+def etcd_error(e: EtcdError, headers: dict[str, str] | None = None) -> Response:
     """etcd's ``v2error.Error.WriteTo``: the error JSON, X-Etcd-Index = its index."""
     h = {"Content-Type": JSON}
     if headers:
         h.update(headers)
     h["X-Etcd-Index"] = str(e.index)
-    return web.Response(status=e.http_status, body=gojson.dumps_line(e.to_dict()), headers=h)
+    return Response(status=e.http_status, body=gojson.dumps_line(e.to_dict()), headers=h)
 
 
-def message_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+def message_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """etcd's ``httptypes.HTTPError.WriteTo``: ``{"message": ...}``, no newline."""
     return json_body(status, gojson.dumps({"message": message}), headers)
 
 
-def redirect(method: str, location: str) -> web.Response:
+def redirect(method: str, location: str) -> Response:
     """``http.ServeMux``'s 301 to the cleaned path, with Go's little HTML body for GET."""
     h = {"Location": location}
     body = b""
@@ -72,11 +96,11 @@ def redirect(method: str, location: str) -> web.Response:
         h["Content-Type"] = HTML
     if method == "GET":
         body = f'<a href="{html_escape(location)}">Moved Permanently</a>.\n\n'.encode()
-    return web.Response(status=301, body=body, headers=h)
+    return Response(status=301, body=body, headers=h)
 
 
-def bad_request_close() -> web.Response:
+def bad_request_close() -> Response:
     """What Go's server answers to a request line it cannot parse, then hangs up."""
-    resp = web.Response(status=400, body=b"400 Bad Request", headers={"Content-Type": TEXT})
+    resp = Response(status=400, body=b"400 Bad Request", headers={"Content-Type": TEXT})
     resp.force_close()
     return resp

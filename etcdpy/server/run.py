@@ -7,6 +7,7 @@ import contextlib
 import logging
 import resource
 import ssl
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -14,6 +15,9 @@ from aiohttp import web
 from etcdpy.server.config import Config, ConfigError
 from etcdpy.server.etcdserver import EtcdServer
 from etcdpy.server.member import id_str
+
+if TYPE_CHECKING:
+    from etcdpy.api.app import ClientAPI
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ def _ssl_context(cfg: Config) -> ssl.SSLContext:
     return ctx
 
 
-def _site(runner: web.AppRunner, url: str, cfg: Config) -> web.BaseSite:
+def _site(runner: web.BaseRunner, url: str, cfg: Config) -> web.BaseSite:
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname or u.port is None:
         raise ConfigError(
@@ -57,18 +61,14 @@ def _site(runner: web.AppRunner, url: str, cfg: Config) -> web.BaseSite:
 async def run_member(cfg: Config) -> None:
     """Serve until cancelled (SIGTERM/SIGINT in the daemon) or until the member is removed
     from the cluster; stop cleanly either way."""
+    # The one place the server layer meets the API above it: this is the composition root.
     from etcdpy.api.app import ClientAPI
 
     raise_open_files_limit()
     server = EtcdServer(cfg)
     await server.start()
     api = ClientAPI(server, cfg.cors)
-    runner = web.AppRunner(
-        api.app(),
-        handler_cancellation=True,
-        access_log=None,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
-    )
+    runner = web.ServerRunner(api.make_server(), shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
     try:
         for url in cfg.listen_client_urls:
@@ -88,11 +88,12 @@ async def run_member(cfg: Config) -> None:
         )
         await server.wait_stopped()
     finally:
-        await asyncio.shield(_shutdown(runner, server))
+        await asyncio.shield(_shutdown(runner, api, server))
 
 
-async def _shutdown(runner: web.AppRunner, server: EtcdServer) -> None:
+async def _shutdown(runner: web.BaseRunner, api: ClientAPI, server: EtcdServer) -> None:
     try:
+        api.shutdown()
         await runner.cleanup()
     finally:
         await server.stop()

@@ -41,7 +41,7 @@ class InProcessMember:
         self.url = url
         self.loop = asyncio.new_event_loop()
         self.server: EtcdServer | None = None
-        self.runner: web.AppRunner | None = None
+        self.runner: web.BaseRunner | None = None
         self.api: ClientAPI | None = None
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="api-member", daemon=True
@@ -55,9 +55,7 @@ class InProcessMember:
         self.server = EtcdServer(self.cfg)
         await self.server.start()
         self.api = ClientAPI(self.server, self.cfg.cors)
-        self.runner = web.AppRunner(
-            self.api.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
-        )
+        self.runner = web.ServerRunner(self.api.make_server(), shutdown_timeout=1.0)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 
@@ -76,6 +74,8 @@ class InProcessMember:
 
     def stop(self) -> None:
         async def _stop() -> None:
+            if self.api is not None:
+                self.api.shutdown()
             if self.runner is not None:
                 await self.runner.cleanup()
             if self.server is not None:

@@ -433,6 +433,36 @@ def _bad_input() -> list[Step]:
     ]
 
 
+# Bodies Go's JSON scanner refuses, each with its own message.
+JSON_SYNTAX_ERRORS = [
+    b'{"a" 1}',
+    b'{"a":1 "b":2}',
+    b"[1 2]",
+    b'{"a":[1,]}',
+    b'{,"a":1}',
+    b'"\x01"',
+    b'"\\q"',
+    b'"\\u12g4"',
+    b'"\\u12',
+    b"1.",
+    b"1.x",
+    b"1e",
+    b"1e+x",
+    b"-",
+    b"-x",
+    b"tru",
+    b"trux",
+    b"fals",
+    b"nul",
+    b"01",
+    b"  ",
+    b'{"a":1}}',
+    b'{"a"',
+    b"\xff",
+    b"'a'",
+]
+
+
 def _members_and_misc() -> list[Step]:
     json_ct = {"Content-Type": "application/json"}
     return [
@@ -467,6 +497,10 @@ def _members_and_misc() -> list[Step]:
         S("members-post-trailing", "POST", "/v2/members", b'{"peerURLs":[]} x', headers=json_ct),
         S("members-post-bad-literal", "POST", "/v2/members", b'{"peerURLs":nul}', headers=json_ct),
         S("members-post-bad-number", "POST", "/v2/members", b'{"peerURLs":-x}', headers=json_ct),
+        *[
+            S(f"members-json-syntax-{i}", "POST", "/v2/members", body, headers=json_ct)
+            for i, body in enumerate(JSON_SYNTAX_ERRORS)
+        ],
         S("members-post-string", "POST", "/v2/members", b'{"peerURLs":"a"}', headers=json_ct),
         S("members-post-number-item", "POST", "/v2/members", b'{"peerURLs":[1]}', headers=json_ct),
         S("members-post-array", "POST", "/v2/members", b"[1]", headers=json_ct),
