@@ -107,6 +107,8 @@ class LogReader:
                 count += 1
                 off = nxt
             except FrameDamage as d:
+                if d.problem == "CRC mismatch" and record.has_zero_sector(buf, d.offset):
+                    d.problem = "CRC mismatch, an all-zero sector: a torn write"
                 if count < HEADER_RECORDS:
                     raise WalCorruptError(
                         path, d.offset, f"{d.problem} in the segment header"
@@ -157,14 +159,9 @@ class LogReader:
             raise WalCorruptError(path, off, "the second record of a segment is not its metadata")
         try:
             if rtype == RecordType.ENTRY:
+                # Listing markers needs no entries (nor the next segment's name).
                 if self.want_entries:
                     self._apply_entries(path, off, record.decode_entries(data))
-                else:
-                    # Only the last index matters here; decoding all of them is cheap
-                    # enough and keeps one code path.
-                    ents = record.decode_entries(data)
-                    if ents:
-                        self.enti = ents[-1].index
             elif rtype == RecordType.STATE:
                 self.state = record.decode_state(data)
             elif rtype == RecordType.METADATA:

@@ -48,6 +48,7 @@ HEADER_SIZE = HEADER.size  # 13
 BODY_MIN = BODY_HEAD.size  # 5: crc + type
 LENGTH_MASK = (1 << 56) - 1
 ALIGN = 8
+SECTOR = 512
 
 KNOWN_TYPES = frozenset(int(t) for t in RecordType)
 _TYPE_BYTE = {int(t): bytes([int(t)]) for t in RecordType}
@@ -176,6 +177,22 @@ def find_chained_record(buf: bytes, start: int, preds: set[int]) -> int | None:
             ends.setdefault(end, []).append(stored)
         q += ALIGN
     return None
+
+
+def has_zero_sector(buf: bytes, off: int) -> bool:
+    """etcd's torn-write signature: a 512-byte sector (aligned in the file) inside the
+    record at ``off`` is all zeros, as left by a write that did not reach the disk."""
+    n = len(buf)
+    if off + ALIGN > n:
+        return False
+    (lf,) = LENGTH.unpack_from(buf, off)
+    end = min(n, off + ALIGN + (lf & LENGTH_MASK))
+    s = (off + SECTOR - 1) // SECTOR * SECTOR
+    while s + SECTOR <= end:
+        if buf.count(0, s, s + SECTOR) == SECTOR:
+            return True
+        s += SECTOR
+    return False
 
 
 def next_nonzero(buf: bytes, start: int) -> int:
