@@ -13,6 +13,12 @@ cut short, garbage after a zero length field):
 - in the last segment, if a later record still proves it continues the CRC chain:
   corruption in the middle of the log (a flipped byte), never repaired;
 - otherwise: a torn tail, the unsynced end of the last write before a crash.
+
+This is stricter than etcd, which truncates at any record with an all-zero sector even
+when verifiable records follow. Those records could be acknowledged ones behind a sector
+the disk lost; we refuse instead of dropping them. The price: if a power cut persists
+the sectors of the final write out of order (a later record of that write on disk, an
+earlier sector not), the member refuses to start and must be re-added.
 """
 
 from __future__ import annotations
