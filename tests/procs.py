@@ -181,8 +181,9 @@ def http_get(url: str, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 def wait_ready(proc: Proc, deadline_s: float = READY_TIMEOUT_S, path: str = "/version") -> None:
-    """Poll ``path`` until it answers 200; fail with the log tail if the member dies or
-    the deadline passes."""
+    """Poll ``path`` until it answers 200 (for /version: with the cluster version
+    decided, so the bootstrap's store writes are all done and indexes are stable); fail
+    with the log tail if the member dies or the deadline passes."""
     end = time.monotonic() + deadline_s
     last = ""
     while time.monotonic() < end:
@@ -193,7 +194,7 @@ def wait_ready(proc: Proc, deadline_s: float = READY_TIMEOUT_S, path: str = "/ve
             )
         try:
             status, body = http_get(proc.client_url, path, timeout=1.0)
-            if status == 200:
+            if status == 200 and not (path == "/version" and b"not_decided" in body):
                 return
             last = f"{status} {body[:200]!r}"
         except OSError as exc:

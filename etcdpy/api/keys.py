@@ -22,6 +22,7 @@ from etcdpy.api.responses import (
     JSON,
     Response,
     StreamResponse,
+    continue_body,
     etcd_error,
     method_not_allowed,
 )
@@ -60,8 +61,8 @@ async def read_form(request: web.BaseRequest, raw_query: bytes) -> FormResult:
         ct = request.headers.get("Content-Type") or "application/octet-stream"
         mediatype, res.error = parse_media_type(ct)
         if mediatype == "application/x-www-form-urlencoded":
-            body = await _read_body(request, MAX_FORM_BYTES + 1)
-            if len(body) > MAX_FORM_BYTES:
+            body = await _read_body(request, MAX_FORM_BYTES)
+            if body is None:
                 res.error = "http: POST too large"
                 res.must_close = True
                 return res
@@ -83,18 +84,20 @@ def _unread_body_is_large(request: web.BaseRequest) -> bool:
     return n is None or n > _DRAIN_LIMIT
 
 
-async def _read_body(request: web.BaseRequest, limit: int) -> bytes:
+async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
+    """The whole body, or None when it is longer than ``limit`` (then left unread)."""
     n = request.content_length
     if n is not None and n > limit:
-        return b"x" * limit  # over the limit: refuse without reading it
+        return None
+    await continue_body(request)
     buf = bytearray()
     content = request.content
-    while len(buf) < limit:
-        chunk = await content.read(min(65536, limit - len(buf)))
+    while len(buf) <= limit:
+        chunk = await content.read(min(65536, limit + 1 - len(buf)))
         if not chunk:
-            break
+            return bytes(buf)
         buf += chunk
-    return bytes(buf)
+    return None
 
 
 class _EncodedEvent:

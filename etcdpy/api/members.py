@@ -13,6 +13,7 @@ from etcdpy.api.memberrequest import MemberRequestError, content_type_error, par
 from etcdpy.api.responses import (
     JSON,
     Response,
+    continue_body,
     http_error,
     message_error,
     method_not_allowed,
@@ -91,6 +92,7 @@ class MembersHandler:
             resp = message_error(400, "http: request body too large", h)
             resp.force_close()
             return resp
+        await continue_body(request)
         body = await request.content.read(MAX_FORM_BYTES + 1)
         while len(body) <= MAX_FORM_BYTES:
             more = await request.content.read(MAX_FORM_BYTES + 1 - len(body))

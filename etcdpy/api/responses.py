@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from etcdpy.api import gojson
 from etcdpy.api.goform import html_escape
@@ -20,6 +20,18 @@ from etcdpy.store.errors import EtcdError
 CORS_HEADERS: Any = (
     web.RequestKey("etcdpy.cors", object) if hasattr(web, "RequestKey") else "etcdpy.cors"
 )
+
+
+async def continue_body(request: web.BaseRequest) -> None:
+    """Send ``100 Continue`` to a client waiting for it, as Go does on the first read of
+    the body (curl waits a second for it before sending a large body)."""
+    if (
+        request.version == HttpVersion11
+        and request.headers.get("Expect", "").lower() == "100-continue"
+        and request.writer.output_size == 0
+    ):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
 
 
 class Response(web.Response):

@@ -279,3 +279,16 @@ def shared_member():  # type: ignore[no-untyped-def]
         yield m
     finally:
         m.stop()
+
+
+def test_expect_continue_is_answered_before_the_body(member: InProcessMember) -> None:
+    with socket.create_connection(("127.0.0.1", member.port), timeout=DEADLINE_S) as s:
+        s.sendall(
+            b"PUT /v2/keys/expect HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n"
+        )
+        r = wire.Reader(s, DEADLINE_S)
+        assert r.until(b"\r\n\r\n") == b"HTTP/1.1 100 Continue"
+        s.sendall(b"value=1")
+        resp = wire.read_response(r, "PUT")
+    assert resp.status == 201 and json.loads(resp.body)["node"]["value"] == "1"
