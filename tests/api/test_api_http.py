@@ -292,3 +292,16 @@ def test_expect_continue_is_answered_before_the_body(member: InProcessMember) ->
         s.sendall(b"value=1")
         resp = wire.read_response(r, "PUT")
     assert resp.status == 201 and json.loads(resp.body)["node"]["value"] == "1"
+
+
+def test_client_closing_during_a_large_answer(
+    member: InProcessMember, quiet_logs: pytest.LogCaptureFixture
+) -> None:
+    wire.form(member.port, "PUT", "/v2/keys/large", {"value": "z" * (4 << 20)})
+    for _ in range(10):
+        with socket.create_connection(("127.0.0.1", member.port)) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.sendall(wire.build_request("GET", "/v2/keys/large"))
+            s.recv(100)
+        # SO_LINGER 0: the close is a reset, mid-answer.
+    assert_serving(member)

@@ -615,4 +615,6 @@ STEPS: list[Step] = [
     *_bad_input(),
     *_members_and_misc(),
     *_stats_block(),
+    # After everything: both key spaces must hold exactly the same tree.
+    S("final-tree", "GET", "/v2/keys/?recursive=true&sorted=true", timeout=30),
 ]
