@@ -225,9 +225,12 @@ class KeysHandler:
                     finally:
                         waiter[0] = None
                     continue
-                await resp.write(self._encode(ev))
                 if not stream:
-                    break
+                    # The event and the end of the body in one write: one syscall per
+                    # watcher when a write wakes thousands of them.
+                    await resp.write_eof(self._encode(ev))
+                    return resp
+                await resp.write(self._encode(ev))
             await resp.write_eof()
         except ConnectionError:
             # The client went away mid-write: nothing left to answer, nothing to log.
