@@ -70,8 +70,10 @@ class Request:
         return cls(*v)
 
     def encode(self) -> bytes:
-        return msgpack.packb(self.to_list())
+        # Keys and values may hold invalid UTF-8 (etcd stores raw bytes); the API keeps
+        # such bytes as lone surrogates, which must survive the log byte for byte.
+        return msgpack.packb(self.to_list(), unicode_errors="surrogateescape")
 
     @classmethod
     def decode(cls, data: bytes) -> Request:
-        return cls.from_list(msgpack.unpackb(data))
+        return cls.from_list(msgpack.unpackb(data, unicode_errors="surrogateescape"))

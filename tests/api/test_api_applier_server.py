@@ -242,3 +242,9 @@ def test_stats_and_health() -> None:
             await s.stop()
 
     run(go())
+
+
+def test_request_with_invalid_utf8_survives_the_log_encoding() -> None:
+    # The API accepts raw bytes in keys and values as etcd does (kept as lone surrogates).
+    r = Request(id=7, method="PUT", path="/1/k\udcff", val="v\udcfe", prev_exist=True)
+    assert Request.decode(r.encode()) == r
