@@ -1028,6 +1028,17 @@ class Raft:
             # We already have the snapshot's entry: just learn it is committed.
             self.log.commit_to(md.index)
             return False
+        if self.log.applying > self.log.applied:
+            # The server is applying entries we handed out (between ready() and
+            # advance()); replacing the configuration now would let an older conf change
+            # be applied on top of the snapshot's. The leader sends the snapshot again.
+            self.logger.info(
+                "%x deferred snapshot [index: %d]: entries up to %d are being applied",
+                self.id,
+                md.index,
+                self.log.applying,
+            )
+            return False
         self.log.restore(snap)
         # The membership is the snapshot's (possibly without us, if we were added after
         # it was taken: then we are not promotable until our addition is applied).

@@ -13,7 +13,7 @@ from etcdpy.raft.unstable import Unstable
 
 
 class RaftLog:
-    __slots__ = ("applied", "committed", "max_next_ents_size", "storage", "unstable")
+    __slots__ = ("applied", "applying", "committed", "max_next_ents_size", "storage", "unstable")
 
     def __init__(self, storage: MemoryStorage, max_next_ents_size: int = NO_LIMIT) -> None:
         self.storage = storage
@@ -23,6 +23,8 @@ class RaftLog:
         # Everything up to the snapshot is committed and applied by definition.
         self.committed = first - 1
         self.applied = first - 1
+        # The last index handed to the server for applying (in a Ready not advanced yet).
+        self.applying = first - 1
         self.max_next_ents_size = max_next_ents_size
 
     def __repr__(self) -> str:
@@ -172,6 +174,8 @@ class RaftLog:
                 f"{self.committed}]"
             )
         self.applied = i
+        if self.applying < i:
+            self.applying = i
 
     def has_next_committed_entries(self) -> bool:
         return self.committed > max(self.applied, self.first_index() - 1)

@@ -220,6 +220,8 @@ class RawNode:
         rd.entries = log.unstable_entries()
         rd.snapshot = log.unstable.snapshot
         rd.committed_entries = log.next_committed_entries()
+        if rd.committed_entries:
+            log.applying = rd.committed_entries[-1].index
         if r.state is LEADER and not r.msgs_after_persist:
             rd.messages = r.msgs
             rd.send_before_persist = True
@@ -246,6 +248,7 @@ class RawNode:
             log.applied_to(rd.committed_entries[-1].index)
         elif rd.snapshot is not None:
             log.applied_to(rd.snapshot.metadata.index)
+        log.applying = log.applied
         if rd.entries:
             e = rd.entries[-1]
             log.stable_to(e.index, e.term)

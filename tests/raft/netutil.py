@@ -17,8 +17,10 @@ from etcdpy.raft.core import Raft
 from etcdpy.raft.errors import ProposalDropped
 from etcdpy.raft.storage import MemoryStorage
 from etcdpy.raft.types import (
+    ConfChange,
     ConfState,
     Entry,
+    EntryType,
     Message,
     MessageType,
     Snapshot,
@@ -68,8 +70,9 @@ def new_raft(
     return Raft(cfg)
 
 
-def persist(r: Raft) -> None:
-    """Make the unstable part durable and apply everything committed."""
+def persist(r: Raft, apply_conf: bool = False) -> None:
+    """Make the unstable part durable and apply everything committed (configuration
+    changes too when ``apply_conf``)."""
     log = r.log
     st = log.storage
     snap = log.unstable.snapshot
@@ -82,6 +85,10 @@ def persist(r: Raft) -> None:
         log.stable_to(ents[-1].index, ents[-1].term)
     st.set_hard_state(r.hard_state())
     if log.committed > log.applied:
+        if apply_conf:
+            for e in log.next_committed_entries():
+                if e.type == EntryType.CONF_CHANGE:
+                    r.apply_conf_change(ConfChange.decode(e.data))
         log.applied_to(log.committed)
 
 
@@ -90,7 +97,10 @@ class Network:
 
     BLACK_HOLE = object()
 
-    def __init__(self, peers: list[Raft | object | None], **raft_kw: object) -> None:
+    def __init__(
+        self, peers: list[Raft | object | None], apply_conf: bool = False, **raft_kw: object
+    ) -> None:
+        self.apply_conf = apply_conf
         ids = list(range(1, len(peers) + 1))
         self.peers: dict[int, Raft | None] = {}
         for i, p in zip(ids, peers, strict=True):
@@ -122,7 +132,7 @@ class Network:
             self.delivered.append(m)
             with contextlib.suppress(ProposalDropped):
                 p.step(m)
-            persist(p)
+            persist(p, self.apply_conf)
             queue.extend(self.filter(p.read_messages()))
         raise AssertionError(f"the network did not settle within {limit} messages")
 
@@ -155,6 +165,36 @@ class Network:
 
     def ignore(self, t: MessageType) -> None:
         self.ignored.add(t)
+
+    def tick_all(self, rounds: int, members: Iterable[int] | None = None) -> None:
+        """Tick the given members (default: all) once per round, delivering everything."""
+        ids = list(members) if members is not None else list(self.peers)
+        for _ in range(rounds):
+            for i in ids:
+                r = self.peers.get(i)
+                if r is None:
+                    continue
+                r.tick()
+                persist(r, self.apply_conf)
+                self.send(*self.filter(r.read_messages()))
+
+    def restart(self, node_id: int) -> Raft:
+        """Crash a member and start it again from what it persisted."""
+        old = self[node_id]
+        r = new_raft(
+            node_id,
+            storage=old.log.storage,
+            election=old.election_timeout,
+            heartbeat=old.heartbeat_timeout,
+            pre_vote=old.pre_vote,
+            check_quorum=old.check_quorum,
+            max_size_per_msg=old.max_msg_size,
+        )
+        self.peers[node_id] = r
+        return r
+
+    def leaders(self) -> list[int]:
+        return [i for i, r in self.peers.items() if r is not None and r.state.name == "LEADER"]
 
     def tick_until_campaign(self, node_id: int) -> None:
         """Tick one member until it times out (its own timer, bounded)."""
