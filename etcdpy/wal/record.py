@@ -205,7 +205,7 @@ def next_nonzero(buf: bytes, start: int) -> int:
 
 
 def encode_entries(entries: list[Entry]) -> bytes:
-    return _packb([[e.term, e.index, e.type, e.data] for e in entries])
+    return _packb([(e.term, e.index, e.type, e.data) for e in entries])
 
 
 def decode_entries(data: bytes | memoryview) -> list[Entry]:
