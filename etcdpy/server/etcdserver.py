@@ -1,56 +1,86 @@
-"""The server facade: the one door through which the HTTP API reaches the key space.
+"""The member: the one place where Raft, storage, the key space and the peers meet.
 
-``await server.do(request)`` answers every v2 keys request: plain reads and watches from
-the local store, writes and quorum reads by "proposing" them. In this single-member
-facade a proposal is applied at once with :func:`apply_request`; the Raft version keeps
-this interface and replaces only the insides (propose, persist, replicate, commit, then
-the same ``apply_request`` on every member).
+``await server.do(request)`` answers every v2 keys request. Plain reads and watches are
+served from the local store; writes are proposed through Raft, persisted to the WAL
+(one fsync per batch), replicated to a quorum, applied in log order on every member with
+:func:`apply_request`, and answered on the member that took them once applied there;
+``quorum=true`` reads wait for a ReadIndex round and for this member to have applied up
+to it, so they are linearizable from any member.
 
-What the facade imitates, so that clients see the same numbers as with etcd: the store
-indexes the bootstrap consumes (one ``raftAttributes`` create per initial member, the
-member's ``attributes`` publish and ``/0/version``), a raft index that counts entries
-(conf changes, the leader's empty entry, every proposal), term 2 after the single
-member's first election, and the SYNC entries that expire TTL keys.
+One task runs the Raft loop (etcd's ``raftNode``): take a Ready, send (the leader before
+its own fsync), persist, append, send (followers after), apply, advance. Proposals,
+peer messages and ticks reach the core between those steps, so everything that arrives
+during one fsync is written by the next: group commit without a timer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
+import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
+from etcdpy.raft import ProposalDropped, RaftError, Ready, Role, SoftState
+from etcdpy.raft.types import (
+    NONE,
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    Entry,
+    EntryType,
+    Message,
+    MessageType,
+    Snapshot,
+)
 from etcdpy.server.applier import apply_request
+from etcdpy.server.bootstrap import CATCH_UP_ENTRIES, Boot, bootstrap
 from etcdpy.server.config import Config
-from etcdpy.server.errors import ERR_STOPPED, ERR_UNKNOWN_METHOD, ServerError
-from etcdpy.server.member import Member, cluster_id, id_str, member_id
+from etcdpy.server.errors import (
+    ERR_NO_LEADER,
+    ERR_NOT_ENOUGH_STARTED,
+    ERR_STOPPED,
+    ERR_TIMEOUT,
+    ERR_UNKNOWN_METHOD,
+    ServerError,
+)
+from etcdpy.server.idgen import RequestIDs
+from etcdpy.server.member import Member, id_str, member_id
 from etcdpy.server.membership import (
     VERSION_KEY,
     MemberIDExists,
     MemberNotFound,
     MemberRemoved,
     Membership,
+    MembershipError,
     PeerURLExists,
     attributes_key,
     attributes_value,
+    decode_conf_context,
+    encode_conf_context,
     member_key,
+    membership_from_store,
     parse_attributes_key,
     raft_attributes_key,
     raft_attributes_value,
     removed_member_key,
 )
-from etcdpy.server.request import (
-    QGET,
-    STORE_CLUSTER_PREFIX,
-    STORE_KEYS_PREFIX,
-    SYNC,
-    Request,
+from etcdpy.server.request import Request
+from etcdpy.server.stats import (
+    STATE_CANDIDATE,
+    STATE_FOLLOWER,
+    STATE_LEADER,
+    ServerStats,
 )
-from etcdpy.server.stats import ServerStats
-from etcdpy.store import EtcdError, Event, Store, Watcher
+from etcdpy.server.storage import MemberStorage
+from etcdpy.server.transport import Transport, TransportHooks
+from etcdpy.store import EtcdError, Event, Store, StoreSnapshotError, Watcher
 from etcdpy.version import ETCD_CLUSTER_VERSION
+from etcdpy.wal import WalError, WalUsageError
 
 __all__ = [
     "EtcdServer",
@@ -63,223 +93,755 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# etcd's leader proposes a SYNC (expire TTL keys at the leader's time) this often.
+_NS = 1_000_000_000
+# The leader proposes a SYNC (expire TTL keys at its clock) at least this often while
+# a TTL key is due; sooner when the earliest one is due sooner.
 SYNC_INTERVAL_S = 0.5
+# etcd purges old snapshot and WAL files this often.
+PURGE_INTERVAL_S = 30.0
+# A removed member lingers this long so the change it applied reaches its peers.
+REMOVED_STOP_DELAY_S = 1.0
 # The v2 auth switch lives here; etcd reads it (a store get) before serving keys.
 AUTH_ENABLED_KEY = "/2/enabled"
-# Term after a lone member's first election (bootstrap entries are term 1).
-_FIRST_LEADER_TERM = 2
-_NS = 1_000_000_000
 
-
-class RequestIDs:
-    """etcd's ``idutil.Generator``: member-id prefix, millisecond time, then a counter."""
-
-    def __init__(self, member: int, now_ms: int) -> None:
-        self._prefix = (member & 0xFFFF) << 48
-        self._suffix = (now_ms & 0xFFFFFFFFFF) << 8
-
-    def next(self) -> int:
-        self._suffix = (self._suffix + 1) & ((1 << 48) - 1)
-        return self._prefix | self._suffix
+_ROLE_STATE = {
+    Role.LEADER: STATE_LEADER,
+    Role.FOLLOWER: STATE_FOLLOWER,
+    Role.CANDIDATE: STATE_CANDIDATE,
+    Role.PRE_CANDIDATE: STATE_CANDIDATE,
+}
 
 
 class EtcdServer:
-    """One member: its store, membership, indexes and statistics."""
+    """One member of a cluster."""
 
     def __init__(self, cfg: Config, clock: Callable[[], int] = time.time_ns) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self._clock = clock
-        token = cfg.initial_cluster_token
-        initial = dict(cfg.initial_cluster)
-        if cfg.name not in initial:
-            initial[cfg.name] = list(cfg.initial_advertise_peer_urls)
+        self.id = 0
+        self.cluster_id = 0
+        self.store = Store()
         self.membership = Membership()
-        for name, urls in initial.items():
-            m = Member(member_id(urls, token), name, sorted(urls), [])
-            self.membership.members[m.id] = m
-        self.id = member_id(initial[cfg.name], token)
-        self.cluster_id = cluster_id(self.membership.members)
-        self.membership.cluster_id = self.cluster_id
-        self.store = Store((STORE_CLUSTER_PREFIX, STORE_KEYS_PREFIX))
-        self.stats = ServerStats(cfg.name, self.id, clock())
-        self._ids = RequestIDs(self.id, clock() // 1_000_000)
-        self._raft_index = 0
-        self._raft_term = 0
+        self._req_timeout = 5.0 + 2 * cfg.election_timeout_ms / 1000.0
+        self._leader_wait = 2 * cfg.election_timeout_ms / 1000.0
         self._leader: int | None = None
+        self._role = Role.FOLLOWER
+        self._leader_known = asyncio.Event()
         self._started = False
-        self._stopped = False
+        self._stopping = False
         self._done = asyncio.Event()
-        self._ttl_changed = asyncio.Event()
-        self._expiry_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._raft_task: asyncio.Task[None] | None = None
+        # Proposals waiting for the Raft loop, and requests waiting to be applied.
+        self._pending: list[bytes] = []
+        self._pending_ids: list[int] = []
+        self._waiters: dict[int, asyncio.Future[Any]] = {}
+        # Linearizable reads: waiting for a ReadIndex round, then for the apply.
+        self._read_waiters: list[asyncio.Future[None]] = []
+        self._read_wake = asyncio.Event()
+        self._read_ctx: dict[bytes, asyncio.Future[int]] = {}
+        self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._applied_seq = 0
+        self._applied = 0
+        self._conf_state = ConfState()
+        self._snap_index = 0
+        self._disk_error: str | None = None
+        self._leader_duty = asyncio.Event()
+        self._published = False
+        self._campaign_pending = False
 
     # --- life cycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bootstrap the member as etcd does and start expiring TTL keys."""
-        now = self._clock()
-        self._raft_term = 1
-        for mid in sorted(self.membership.members):
-            m = self.membership.members[mid]
-            self._raft_index += 1
-            self.store.create(
-                raft_attributes_key(mid), False, raft_attributes_value(m.peer_urls), False, 0, now
-            )
-        # The lone member elects itself; its first entry as leader is an empty one.
-        self._raft_term = _FIRST_LEADER_TERM
-        self._raft_index += 1
-        self._leader = self.id
-        self.stats.become_leader(self._clock())
+        """Bootstrap from the flags and the data dir, then run Raft and the peers."""
+        boot = await bootstrap(self.cfg)
+        self._adopt(boot)
+        self.stats = ServerStats(self.name, self.id, self._clock())
+        self._ids = RequestIDs(self.id, self._clock() // 1_000_000)
+        self.transport = Transport(
+            self.id,
+            self.cluster_id,
+            TransportHooks(
+                deliver=self._deliver,
+                unreachable=self._report_unreachable,
+                snapshot_status=self._report_snapshot,
+                removed=self._on_removed,
+                is_removed=lambda mid: mid in self.membership.removed,
+                members_json=self._members_json,
+                mismatch=self._on_cluster_mismatch,
+            ),
+        )
+        for mid, urls in boot.initial_peers.items():
+            if mid != self.id:
+                self.transport.add_peer(mid, urls)
         self._started = True
-        me = self.membership.members[self.id]
-        self._propose(
-            Request(
-                id=self._ids.next(),
-                method="PUT",
-                path=attributes_key(self.id),
-                val=attributes_value(me.name, list(self.cfg.advertise_client_urls)),
-                time=self._clock(),
+        loop = asyncio.get_running_loop()
+        self._raft_task = loop.create_task(self._run_raft(), name="etcdpy-raft")
+        for coro, name in (
+            (self._run_ticker(), "etcdpy-tick"),
+            (self._run_reads(), "etcdpy-reads"),
+            (self._run_leader_duties(), "etcdpy-leader"),
+            (self._publish(), "etcdpy-publish"),
+            (self._run_purge(), "etcdpy-purge"),
+        ):
+            self._tasks.append(loop.create_task(coro, name=name))
+        self._campaign_if_alone()
+
+    def _adopt(self, boot: Boot) -> None:
+        self.id = boot.member_id
+        self.cluster_id = boot.cluster_id
+        self.store = boot.store
+        self.node = boot.node
+        self.raft_storage = boot.raft_storage
+        self.disk: MemberStorage = boot.disk
+        self.membership = boot.membership
+        self.membership.cluster_id = boot.cluster_id
+        self._applied = boot.snapshot_index
+        self._snap_index = boot.snapshot_index
+        self._conf_state = self.node.raft.conf_state()
+        if self.id in self.membership.removed:
+            from etcdpy.server.config import ConfigError
+
+            boot.disk.close()
+            raise ConfigError(
+                f"member {id_str(self.id)} was removed from cluster {id_str(self.cluster_id)}; "
+                "it can never rejoin with this data dir: remove the data dir, add the member "
+                "again (member add) and start it with --initial-cluster-state existing."
             )
-        )
-        self._propose(
-            Request(
-                id=self._ids.next(),
-                method="PUT",
-                path=VERSION_KEY,
-                val=ETCD_CLUSTER_VERSION,
-                time=self._clock(),
-            )
-        )
-        self._expiry_task = asyncio.get_running_loop().create_task(
-            self._expire_keys(), name="etcdpy-expiry"
-        )
-        log.info(
-            "published {Name:%s ClientURLs:%s} to cluster %s",
-            self.name,
-            list(self.cfg.advertise_client_urls),
-            id_str(self.cluster_id),
-        )
+
+    def _campaign_if_alone(self) -> None:
+        voters = self.node.raft.trk.voters
+        if voters == {self.id}:
+            # A lone member elects itself at once, after the Raft loop has applied the
+            # configuration entries it starts with.
+            self._campaign_pending = True
+            self._kick()
+        elif len(voters) > 1:
+            # etcd's advanceTicksForElection: the first election comes one tick after
+            # start instead of a whole election timeout later.
+            for _ in range(self.cfg.election_ticks - 1):
+                self.node.tick()
 
     async def stop(self) -> None:
-        """Refuse further requests and stop the expiry timer; idempotent."""
-        self._stopped = True
-        self._leader = None
-        task, self._expiry_task = self._expiry_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop serving: end the Raft loop, the peers and the WAL; idempotent."""
+        if self._stopping:
+            await self._done.wait()
+            return
+        self._stopping = True
+        self._set_leader(None)
+        tasks = [t for t in (self._raft_task, *self._tasks) if t is not None]
+        current = asyncio.current_task()
+        for t in tasks:
+            if t is not current:
+                t.cancel()
+        for t in tasks:
+            if t is not current:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        self._fail_waiters(ServerError(ERR_STOPPED))
+        if self._started:
+            await self.transport.stop()
+            await asyncio.to_thread(self.disk.close)
         self._done.set()
 
     async def wait_stopped(self) -> None:
-        """Return once the member has stopped (stop(), or it was removed from the cluster)."""
+        """Return once the member has stopped (stop(), or it was removed)."""
         await self._done.wait()
 
-    # --- the door ------------------------------------------------------------------
+    # --- the door --------------------------------------------------------------------
 
     async def do(self, req: Request) -> Event | Watcher:
-        """Serve one v2 keys request.
-
-        GET/HEAD read the local store (GET with ``wait`` registers a watcher); POST, PUT,
-        DELETE and quorum GETs are proposed and answered once applied. Raises the store's
-        ``EtcdError`` or :class:`ServerError`. The caller may be cancelled (the client
-        went away) while awaiting; a proposal then still takes effect.
-        """
-        if self._stopped or not self._started:
-            raise ServerError(ERR_STOPPED)
+        """Serve one v2 keys request (see the module docstring). Raises the store's
+        ``EtcdError`` or :class:`ServerError` (etcd's error 300)."""
+        self._check_running()
         if req.id == 0:
             req.id = self._ids.next()
         m = req.method
-        if m == "GET" and req.quorum:
-            m = req.method = QGET
-        if m in ("PUT", "POST", "DELETE", QGET):
-            if not req.time:
-                req.time = self._clock()
-            ev = self._propose(req)
-            assert ev is not None
-            return ev
         if m == "GET":
             if req.wait:
                 return self.store.watch(
                     req.path, req.recursive, req.stream, req.since, self._clock()
                 )
+            if req.quorum:
+                await self._linearizable_read()
             return self.store.get(req.path, req.recursive, req.sorted, self._clock())
+        if m in ("PUT", "POST", "DELETE"):
+            if not req.time:
+                req.time = self._clock()
+            result = await self._propose(req)
+            assert isinstance(result, Event)
+            return result
         if m == "HEAD":
             return self.store.get(req.path, req.recursive, req.sorted, self._clock())
         raise ServerError(ERR_UNKNOWN_METHOD)
 
     def auth_enabled(self) -> bool:
-        """Whether v2 auth is on (never, in etcdpy). Read from the store like etcd does,
-        so the store's get statistics move the same way as the reference's."""
+        """Whether v2 auth is on. Read from the store like etcd does, so the store's
+        get statistics move the same way as the reference's."""
         try:
             ev = self.store.get(AUTH_ENABLED_KEY, False, False, self._clock())
         except EtcdError:
             return False
         return ev.node.value == "true"
 
-    def _propose(self, req: Request) -> Event | None:
-        # The facade's "commit": one raft entry, applied at once.
-        self._raft_index += 1
-        ev = apply_request(self.store, req)
-        if req.method == "PUT":
-            self._after_cluster_put(req)
-        if req.expiration or req.refresh:
-            self._ttl_changed.set()
-        return ev
+    def _check_running(self) -> None:
+        if self._stopping or not self._started:
+            raise ServerError(ERR_STOPPED)
+
+    async def _propose(self, req: Request) -> Any:
+        """Propose ``req`` and return what applying it gave (raising store errors)."""
+        if self._disk_error:
+            raise ServerError(self._disk_error)
+        await self._wait_for_leader()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[req.id] = fut
+        self._pending.append(req.encode())
+        self._pending_ids.append(req.id)
+        self._kick()
+        result = await self._wait_applied(req.id, fut)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _wait_applied(self, rid: int, fut: asyncio.Future[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self._req_timeout, self._time_out, rid)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+            self._waiters.pop(rid, None)
+
+    def _time_out(self, rid: int) -> None:
+        fut = self._waiters.pop(rid, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(ServerError(ERR_TIMEOUT))
+
+    async def _wait_for_leader(self) -> None:
+        if self._leader is not None:
+            return
+        try:
+            await asyncio.wait_for(self._leader_known.wait(), self._leader_wait)
+        except TimeoutError:
+            raise ServerError(ERR_NO_LEADER) from None
+        if self._stopping:
+            raise ServerError(ERR_STOPPED)
+
+    def _fail_waiters(self, err: Exception) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for fut in waiters.values():
+            if not fut.done():
+                fut.set_exception(err)
+        reads, self._read_waiters = self._read_waiters, []
+        for rfut in reads:
+            if not rfut.done():
+                rfut.set_exception(err)
+        ctxs, self._read_ctx = self._read_ctx, {}
+        for cfut in ctxs.values():
+            if not cfut.done():
+                cfut.set_exception(err)
+        self._pending.clear()
+        self._pending_ids.clear()
+
+    # --- linearizable reads -------------------------------------------------------------
+
+    async def _linearizable_read(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._read_waiters.append(fut)
+        self._read_wake.set()
+        await fut
+
+    async def _run_reads(self) -> None:
+        """One ReadIndex round serves every read that arrived before it began (etcd's
+        linearizableReadLoop), so many concurrent quorum reads cost one heartbeat round."""
+        while True:
+            await self._read_wake.wait()
+            self._read_wake.clear()
+            batch, self._read_waiters = self._read_waiters, []
+            if not batch:
+                continue
+            try:
+                await asyncio.wait_for(self._read_index_once(), self._req_timeout)
+                err: Exception | None = None
+            except TimeoutError:
+                err = ServerError(ERR_TIMEOUT)
+            except ServerError as e:
+                err = e
+            for fut in batch:
+                if fut.done():
+                    continue
+                if err is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(err)
+
+    async def _read_index_once(self) -> None:
+        await self._wait_for_leader()
+        ctx = struct.pack(">Q", self._ids.next())
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
+        self._read_ctx[ctx] = fut
+        try:
+            try:
+                self.node.read_index(ctx)
+            except ProposalDropped:
+                raise ServerError(ERR_NO_LEADER) from None
+            self._kick()
+            index = await fut
+        finally:
+            self._read_ctx.pop(ctx, None)
+        if self._applied < index:
+            done: asyncio.Future[None] = loop.create_future()
+            self._applied_seq += 1
+            heapq.heappush(self._applied_waiters, (index, self._applied_seq, done))
+            await done
+
+    def _release_applied_waiters(self) -> None:
+        w = self._applied_waiters
+        while w and w[0][0] <= self._applied:
+            _, _, fut = heapq.heappop(w)
+            if not fut.done():
+                fut.set_result(None)
+
+    # --- the Raft loop ---------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    async def _run_ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.cfg.heartbeat_interval_ms / 1000.0
+        nxt = loop.time()
+        while True:
+            nxt += interval
+            await asyncio.sleep(max(0.0, nxt - loop.time()))
+            now = loop.time()
+            if now - nxt > interval:
+                # The loop was held up: lose the ticks rather than burst them.
+                nxt = now
+            self.node.tick()
+            self._kick()
+
+    def _pending_conf_changes(self) -> bool:
+        log_ = self.node.raft.log
+        return log_.applied < log_.committed
+
+    def _flush_proposals(self) -> None:
+        datas, ids = self._pending, self._pending_ids
+        self._pending, self._pending_ids = [], []
+        try:
+            self.node.propose_batch(datas)
+        except ProposalDropped:
+            err = ServerError(ERR_NO_LEADER if self._leader is None else ERR_TIMEOUT)
+            for rid in ids:
+                fut = self._waiters.pop(rid, None)
+                if fut is not None and not fut.done():
+                    fut.set_exception(err)
+
+    async def _run_raft(self) -> None:
+        node = self.node
+        try:
+            while True:
+                if self._pending:
+                    self._flush_proposals()
+                if not node.has_ready():
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                rd = node.ready()
+                await self._process_ready(rd)
+                node.advance(rd)
+                if self._campaign_pending and not self._pending_conf_changes():
+                    self._campaign_pending = False
+                    node.campaign()
+                if self._applied - self._snap_index > self.cfg.snapshot_count:
+                    await self._snapshot()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.critical("the raft loop failed, stopping the member: %s", exc, exc_info=True)
+            asyncio.get_running_loop().create_task(self.stop())
+
+    async def _process_ready(self, rd: Ready) -> None:
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state)
+        if rd.send_before_persist and rd.messages:
+            self._send(rd.messages)
+        if rd.snapshot is not None:
+            await self._persist_snapshot(rd.snapshot)
+        if rd.entries or rd.hard_state is not None:
+            await self._persist(rd)
+        if rd.snapshot is not None:
+            self.raft_storage.apply_snapshot(rd.snapshot)
+            self._install_snapshot(rd.snapshot)
+        if rd.entries:
+            self.raft_storage.append(rd.entries)
+        if rd.hard_state is not None:
+            self.raft_storage.set_hard_state(rd.hard_state)
+        if not rd.send_before_persist and rd.messages:
+            self._send(rd.messages)
+        if rd.committed_entries:
+            self._apply(rd.committed_entries)
+        if rd.read_states:
+            for rs in rd.read_states:
+                fut = self._read_ctx.pop(rs.request_ctx, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(rs.index)
+
+    async def _persist(self, rd: Ready) -> None:
+        """Write the Ready's entries and hard state; on a disk error, fail the waiting
+        requests at once (one clear error, not a timeout) and retry until it works."""
+        delay = 0.1
+        while True:
+            try:
+                await self.disk.save(rd.hard_state, rd.entries)
+            except WalUsageError:
+                if self._stopping:
+                    raise asyncio.CancelledError() from None
+                raise
+            except WalError as e:
+                self._disk_failed(e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self._disk_error is not None:
+                log.warning("writing to the data dir %s works again", self.cfg.member_dir)
+                self._disk_error = None
+            return
+
+    async def _persist_snapshot(self, snap: Snapshot) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.disk.save_snapshot(snap)
+                return
+            except (WalError, OSError) as e:
+                if isinstance(e, WalUsageError) and self._stopping:
+                    raise asyncio.CancelledError() from None
+                self._disk_failed(e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception as e:  # the snapshotter's own errors
+                self._disk_failed(e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _disk_failed(self, e: Exception) -> None:
+        if self._disk_error is None:
+            log.error("cannot write to the data dir %s: %s", self.cfg.member_dir, e)
+        self._disk_error = f"etcdserver: cannot write to the data dir: {e}"
+        self._fail_waiters(ServerError(self._disk_error))
+
+    def _send(self, msgs: list[Message]) -> None:
+        n = 0
+        for m in msgs:
+            if m.type == MessageType.APP:
+                n += 1
+        self.stats.send_append_count += n
+        self.transport.send(msgs)
+
+    # --- receiving from peers ----------------------------------------------------------------
+
+    def _deliver(self, msgs: list[Message]) -> None:
+        if self._stopping:
+            return
+        node = self.node
+        for m in msgs:
+            if m.type == MessageType.APP:
+                self.stats.recv_append_count += 1
+            try:
+                node.step(m)
+            except RaftError as e:
+                log.warning("dropped a message from peer %x: %s", m.frm, e)
+        self._kick()
+
+    def _report_unreachable(self, peer: int) -> None:
+        if not self._stopping:
+            self.node.report_unreachable(peer)
+            self._kick()
+
+    def _report_snapshot(self, peer: int, failed: bool) -> None:
+        if not self._stopping:
+            self.node.report_snapshot(peer, failed)
+            self._kick()
+
+    def _on_removed(self) -> None:
+        if self._stopping:
+            return
+        log.error("the member has been permanently removed from the cluster")
+        self._stopping_soon()
+
+    def _stopping_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(REMOVED_STOP_DELAY_S, lambda: loop.create_task(self.stop()))
+
+    def _on_cluster_mismatch(self, peer: int, reason: str) -> None:
+        log.error(
+            "peer %x refuses this member (%s): it belongs to another cluster; check "
+            "--initial-cluster-token and --initial-cluster",
+            peer,
+            reason,
+        )
+
+    def _members_json(self) -> list[dict[str, object]]:
+        return [m.to_dict() for m in self.members()]
+
+    # --- leadership ---------------------------------------------------------------------
+
+    def _on_soft_state(self, ss: SoftState) -> None:
+        self._role = ss.role
+        self.stats.state = _ROLE_STATE.get(ss.role, STATE_FOLLOWER)
+        self._set_leader(ss.lead or None)
+
+    def _set_leader(self, lead: int | None) -> None:
+        if lead == self._leader:
+            return
+        old, self._leader = self._leader, lead
+        term = self.node.raft.term if self._started else 0
+        if lead is None:
+            self._leader_known.clear()
+            if old is not None:
+                log.warning("lost leader %x at term %d", old, term)
+            return
+        self._leader_known.set()
+        self.stats.leader_id = lead
+        self.stats.leader_start_ns = self._clock()
+        if lead == self.id:
+            log.info("became the leader at term %d", term)
+            self._leader_duty.set()
+        else:
+            log.info("elected leader %x at term %d", lead, term)
+
+    async def _run_leader_duties(self) -> None:
+        """While leader: expire TTL keys through the log (a SYNC with this clock when one
+        is due) and decide the cluster version once."""
+        while True:
+            timeout = SYNC_INTERVAL_S
+            if self._leader == self.id and not self._stopping:
+                now = self._clock()
+                nxt = self.store.next_expiration()
+                if nxt is not None and nxt <= now:
+                    self._propose_nowait(Request(method="SYNC", time=now))
+                elif nxt is not None:
+                    timeout = min(timeout, max(0.001, (nxt - now) / _NS))
+                if self.membership.version is None:
+                    self._propose_nowait(
+                        Request(method="PUT", path=VERSION_KEY, val=ETCD_CLUSTER_VERSION, time=now)
+                    )
+                    timeout = min(timeout, 1.0)
+            self._leader_duty.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leader_duty.wait(), timeout)
+
+    def _propose_nowait(self, req: Request) -> None:
+        """A proposal nobody waits for (its result only matters to the store)."""
+        if req.id == 0:
+            req.id = self._ids.next()
+        self._pending.append(req.encode())
+        self._pending_ids.append(req.id)
+        self._kick()
+
+    async def _publish(self) -> None:
+        """Record this member's name and client URLs in the cluster (etcd's publish),
+        retrying until it is committed."""
+        val = attributes_value(self.name, list(self.cfg.advertise_client_urls))
+        while not self._stopping:
+            req = Request(method="PUT", path=attributes_key(self.id), val=val)
+            try:
+                await self.do(req)
+            except (ServerError, EtcdError) as e:
+                log.debug("publishing the member's attributes failed (%s); retrying", e)
+                await asyncio.sleep(0.2)
+                continue
+            self._published = True
+            log.info(
+                "published {Name:%s ClientURLs:%s} to cluster %s",
+                self.name,
+                list(self.cfg.advertise_client_urls),
+                id_str(self.cluster_id),
+            )
+            return
+
+    # --- applying the log ---------------------------------------------------------------
+
+    def _apply(self, entries: list[Entry]) -> None:
+        store = self.store
+        waiters = self._waiters
+        ttl_seen = False
+        for e in entries:
+            if e.type == EntryType.NORMAL:
+                if e.data:
+                    req = Request.decode(e.data)
+                    try:
+                        result: Any = apply_request(store, req)
+                    except (EtcdError, ServerError) as err:
+                        result = err
+                    if req.path.startswith("/0/"):
+                        self._after_cluster_put(req)
+                    if req.expiration:
+                        ttl_seen = True
+                    fut = waiters.pop(req.id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(result)
+            else:
+                self._apply_conf_change(e)
+            self._applied = e.index
+        if ttl_seen and self._leader == self.id:
+            self._leader_duty.set()
+        if self._applied_waiters:
+            self._release_applied_waiters()
 
     def _after_cluster_put(self, req: Request) -> None:
         # etcd's apply also updates the in-memory cluster for these two paths.
+        if req.method != "PUT":
+            return
         mid = parse_attributes_key(req.path)
-        if mid is not None and mid in self.membership.members:
+        if mid is not None:
+            m = self.membership.members.get(mid)
+            if m is None:
+                return
             try:
                 attrs = json.loads(req.val)
             except ValueError:
                 return
-            m = self.membership.members[mid]
             m.name = str(attrs.get("name", ""))
             m.client_urls = [str(u) for u in attrs.get("clientURLs", [])]
         elif req.path == VERSION_KEY:
             self.membership.version = req.val
 
-    # --- TTL expiry ------------------------------------------------------------------
+    def _apply_conf_change(self, e: Entry) -> None:
+        cc = ConfChange.decode(e.data)
+        rid, member = decode_conf_context(cc.context)
+        result: Any = None
+        try:
+            self._validate_conf_change(cc, member)
+        except MembershipError as err:
+            log.warning(
+                "refused configuration change %s of member %x: %s", cc.type.name, cc.node_id, err
+            )
+            cc.node_id = NONE
+            result = err
+        self._conf_state = self.node.apply_conf_change(cc)
+        if result is None:
+            self._commit_conf_change(cc, member)
+        fut = self._waiters.pop(rid, None) if rid else None
+        if fut is not None and not fut.done():
+            fut.set_result(result)
 
-    async def _expire_keys(self) -> None:
-        """Apply a SYNC at our clock every 500 ms while TTL keys exist, or as soon as the
-        earliest one is due, so expired keys go within milliseconds of their time."""
-        while not self._stopped:
-            if not self.store.has_ttl_keys():
-                self._ttl_changed.clear()
-                await self._ttl_changed.wait()
+    def _validate_conf_change(self, cc: ConfChange, m: Member | None) -> None:
+        """etcd validates against the membership the store records (what every member
+        has applied), not the in-memory view a joining member fetched."""
+        current = membership_from_store(self.store, self.cluster_id)
+        if cc.type == ConfChangeType.ADD_NODE:
+            current.validate_add(m if m is not None else Member(cc.node_id))
+        elif cc.type == ConfChangeType.REMOVE_NODE:
+            current.validate_remove(cc.node_id)
+        else:
+            current.validate_update(cc.node_id, m.peer_urls if m is not None else [])
+
+    def _commit_conf_change(self, cc: ConfChange, m: Member | None) -> None:
+        store, now, mid = self.store, self._clock(), cc.node_id
+        if cc.type == ConfChangeType.ADD_NODE:
+            m = m if m is not None else Member(mid)
+            store.create(
+                raft_attributes_key(mid), False, raft_attributes_value(m.peer_urls), False, 0, now
+            )
+            known = self.membership.members.get(mid)
+            if known is not None and not m.name:
+                m.name, m.client_urls = known.name, known.client_urls
+            self.membership.members[mid] = m
+            if mid != self.id:
+                self.transport.add_peer(mid, m.peer_urls)
+            log.info(
+                "added member %s %s to cluster %s",
+                id_str(mid),
+                m.peer_urls,
+                id_str(self.cluster_id),
+            )
+        elif cc.type == ConfChangeType.REMOVE_NODE:
+            store.delete(member_key(mid), True, True, now)
+            store.create(removed_member_key(mid), False, "", False, 0, now)
+            self.membership.members.pop(mid, None)
+            self.membership.removed.add(mid)
+            self.transport.remove_peer(mid)
+            log.info("removed member %s from cluster %s", id_str(mid), id_str(self.cluster_id))
+            if mid == self.id:
+                self._on_removed()
+        else:
+            urls = m.peer_urls if m is not None else []
+            store.update(raft_attributes_key(mid), raft_attributes_value(urls), 0, now)
+            known = self.membership.members.get(mid)
+            if known is not None:
+                known.peer_urls = list(urls)
+            self.transport.update_peer(mid, urls)
+            log.info(
+                "updated member %s %s in cluster %s", id_str(mid), urls, id_str(self.cluster_id)
+            )
+
+    def _install_snapshot(self, snap: Snapshot) -> None:
+        """A snapshot from the leader replaces the store (watchers stay) and membership."""
+        try:
+            self.store.restore(snap.data)
+        except StoreSnapshotError as e:
+            raise RaftError(f"the snapshot at index {snap.metadata.index} is damaged: {e}") from e
+        old = self.membership
+        new = membership_from_store(self.store, self.cluster_id)
+        for mid, m in new.members.items():
+            prev = old.members.get(mid)
+            if not m.name and prev is not None:
+                m.name, m.client_urls = prev.name, prev.client_urls
+            if mid == self.id:
                 continue
-            self._ttl_changed.clear()
-            delay = SYNC_INTERVAL_S
-            nxt = self.store.next_expiration()
-            if nxt is not None:
-                delay = min(delay, max(0.0, (nxt - self._clock()) / _NS))
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    # A new TTL write may be due earlier than what we sleep for.
-                    await asyncio.wait_for(self._ttl_changed.wait(), delay)
-                if self._ttl_changed.is_set():
-                    continue
-            if self._stopped:
-                return
+            if prev is None:
+                self.transport.add_peer(mid, m.peer_urls)
+            elif prev.peer_urls != m.peer_urls:
+                self.transport.update_peer(mid, m.peer_urls)
+        for mid in list(self.transport.peers):
+            if mid not in new.members:
+                self.transport.remove_peer(mid)
+        self.membership = new
+        self._conf_state = snap.metadata.conf_state
+        self._applied = snap.metadata.index
+        self._snap_index = snap.metadata.index
+        log.info("installed the snapshot at index %d from the leader", snap.metadata.index)
+        if self.id in new.removed:
+            self._on_removed()
+        self._release_applied_waiters()
+
+    # --- snapshots and purging ------------------------------------------------------
+
+    async def _snapshot(self) -> None:
+        """Save the store at the applied index, mark the WAL, and compact the in-memory
+        log, keeping etcd's 5,000 entries for followers that are a little behind."""
+        index = self._applied
+        data = self.store.save()
+        snap = self.raft_storage.create_snapshot(index, self._conf_state, data)
+        await self._persist_snapshot(snap)
+        self._snap_index = index
+        compact = index - CATCH_UP_ENTRIES
+        if compact > self.raft_storage.first_index():
+            self.raft_storage.compact(compact)
+        log.info("saved a snapshot at index %d (%d bytes)", index, len(data))
+
+    async def _run_purge(self) -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_S)
             try:
-                self._propose(Request(id=self._ids.next(), method=SYNC, time=self._clock()))
-            except Exception as exc:  # never let the timer die with the member alive
-                log.error("expiring keys failed: %s", exc)
-                await asyncio.sleep(SYNC_INTERVAL_S)
+                await asyncio.to_thread(self.disk.purge, self.cfg.max_snapshots, self.cfg.max_wals)
+            except OSError as e:
+                log.warning("purging old files in %s failed: %s", self.cfg.member_dir, e)
 
     # --- read-only views for the API ---------------------------------------------------
 
     @property
     def raft_index(self) -> int:
-        return self._raft_index
+        return self._applied
 
     @property
     def raft_term(self) -> int:
-        return self._raft_term
+        return self.node.raft.term if self._started else 0
 
     @property
     def cluster_version(self) -> str | None:
@@ -304,9 +866,8 @@ class EtcdServer:
         if self._leader != self.id:
             return None
         followers = {
-            id_str(mid): _idle_follower()
-            for mid in sorted(self.membership.members, key=id_str)
-            if mid != self.id
+            id_str(mid): sender.stats.to_dict()
+            for mid, sender in sorted(self.transport.peers.items(), key=lambda kv: id_str(kv[0]))
         }
         return {"leader": id_str(self.id), "followers": followers}
 
@@ -315,11 +876,11 @@ class EtcdServer:
 
     async def health(self) -> bool:
         """etcd 3.4's check: a leader exists and a quorum read succeeds within 1 s."""
-        if self.leader_id() is None:
+        if self._leader is None or self._disk_error is not None:
             return False
         try:
-            await asyncio.wait_for(self.do(Request(method=QGET)), 1.0)
-        except (EtcdError, ServerError, TimeoutError):
+            await asyncio.wait_for(self._linearizable_read(), 1.0)
+        except (ServerError, TimeoutError):
             return False
         return True
 
@@ -328,63 +889,60 @@ class EtcdServer:
     async def add_member(self, peer_urls: list[str]) -> Member:
         """Add a member (not started yet: no name, no client URLs) and return it."""
         self._check_running()
-        now = self._clock()
         urls = sorted(peer_urls)
-        m = Member(member_id(urls, "", now / _NS), "", urls, [])
-        self._raft_index += 1
-        self.membership.validate_add(m)
-        self.store.create(
-            raft_attributes_key(m.id), False, raft_attributes_value(urls), False, 0, now
-        )
-        self.membership.members[m.id] = m
-        log.info("added member %s %s to cluster %s", id_str(m.id), urls, id_str(self.cluster_id))
+        m = Member(member_id(urls, "", self._clock() / _NS), "", urls, [])
+        membership_from_store(self.store, self.cluster_id).validate_add(m)
+        if self.cfg.strict_reconfig_check and not self._ready_to_add():
+            raise ServerError(ERR_NOT_ENOUGH_STARTED)
+        await self._propose_conf_change(ConfChangeType.ADD_NODE, m)
         return m
 
     async def remove_member(self, member_id_: int) -> None:
-        """Remove a member for ever; removing this member stops it, as in etcd."""
+        """Remove a member for ever; a removed member stops itself."""
         self._check_running()
-        self._raft_index += 1
-        self.membership.validate_remove(member_id_)
-        now = self._clock()
-        self.store.delete(member_key(member_id_), True, True, now)
-        self.store.create(removed_member_key(member_id_), False, "", False, 0, now)
-        del self.membership.members[member_id_]
-        self.membership.removed.add(member_id_)
-        log.info("removed member %s from cluster %s", id_str(member_id_), id_str(self.cluster_id))
-        if member_id_ == self.id:
-            log.warning("the member has been permanently removed from the cluster")
-            asyncio.get_running_loop().call_soon(self._stop_soon)
+        membership_from_store(self.store, self.cluster_id).validate_remove(member_id_)
+        if self.cfg.strict_reconfig_check and not self._ready_to_remove(member_id_):
+            raise ServerError(ERR_NOT_ENOUGH_STARTED)
+        await self._propose_conf_change(ConfChangeType.REMOVE_NODE, Member(member_id_))
 
     async def update_member(self, member_id_: int, peer_urls: list[str]) -> None:
         """Replace a member's peer URLs."""
         self._check_running()
         urls = sorted(peer_urls)
-        self._raft_index += 1
-        self.membership.validate_update(member_id_, urls)
-        self.store.update(
-            raft_attributes_key(member_id_), raft_attributes_value(urls), 0, self._clock()
-        )
-        self.membership.members[member_id_].peer_urls = urls
-        log.info(
-            "updated member %s %s in cluster %s", id_str(member_id_), urls, id_str(self.cluster_id)
-        )
+        membership_from_store(self.store, self.cluster_id).validate_update(member_id_, urls)
+        await self._propose_conf_change(ConfChangeType.UPDATE_NODE, Member(member_id_, "", urls))
 
-    def _check_running(self) -> None:
-        if self._stopped or not self._started:
-            raise ServerError(ERR_STOPPED)
+    async def _propose_conf_change(self, kind: ConfChangeType, m: Member) -> None:
+        if self._disk_error:
+            raise ServerError(self._disk_error)
+        await self._wait_for_leader()
+        rid = self._ids.next()
+        cc = ConfChange(kind, m.id, encode_conf_context(rid, m))
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[rid] = fut
+        try:
+            self.node.propose_conf_change(cc)
+        except ProposalDropped as e:
+            self._waiters.pop(rid, None)
+            raise ServerError(f"etcdserver: {e}") from None
+        self._kick()
+        result = await self._wait_applied(rid, fut)
+        if isinstance(result, Exception):
+            raise result
 
-    def _stop_soon(self) -> None:
-        asyncio.get_running_loop().create_task(self.stop())
+    def _started_members(self, skip: int = NONE) -> tuple[int, int]:
+        members = [m for m in self.membership.members.values() if m.id != skip]
+        return len(members), sum(1 for m in members if m.name)
 
+    def _ready_to_add(self) -> bool:
+        """etcd's isReadyToAddNewMember: enough started members for the bigger quorum
+        (adding a second member to a lone one is allowed, for restoring a backup)."""
+        n, started = self._started_members()
+        n += 1
+        if started == 1 and n == 2:
+            return True
+        return started >= n // 2 + 1
 
-def _idle_follower() -> dict[str, object]:
-    return {
-        "latency": {
-            "current": 0,
-            "average": 0,
-            "standardDeviation": 0,
-            "minimum": 0,
-            "maximum": 0,
-        },
-        "counts": {"fail": 0, "success": 0},
-    }
+    def _ready_to_remove(self, mid: int) -> bool:
+        n, started = self._started_members(skip=mid)
+        return started >= n // 2 + 1

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from etcdpy.server.member import Member, id_str
+import msgpack
+
+from etcdpy.server.member import Member, id_str, parse_id
 from etcdpy.server.request import STORE_CLUSTER_PREFIX
+from etcdpy.store import EtcdError, Store
 
 MEMBERS_PREFIX = STORE_CLUSTER_PREFIX + "/members"
 REMOVED_MEMBERS_PREFIX = STORE_CLUSTER_PREFIX + "/removed_members"
@@ -127,3 +130,64 @@ class Membership:
         used = {u for other in self.members.values() if other.id != mid for u in other.peer_urls}
         if any(u in used for u in peer_urls):
             raise PeerURLExists()
+
+
+def encode_conf_context(request_id: int, m: Member) -> bytes:
+    """What a configuration change carries besides the member id: the request to answer
+    once it is applied, and the member record (etcd puts the member's JSON there)."""
+    return msgpack.packb([request_id, m.id, m.name, list(m.peer_urls), list(m.client_urls)])
+
+
+def decode_conf_context(data: bytes) -> tuple[int, Member | None]:
+    if not data:
+        return 0, None
+    v = msgpack.unpackb(data)
+    return v[0], Member(v[1], v[2], list(v[3]), list(v[4]))
+
+
+def members_from_store(store: Store) -> tuple[dict[int, Member], set[int], str | None]:
+    """The membership the store records under ``/0`` (etcd ``membersFromStore``): what a
+    configuration change is validated against, and what a restart recovers."""
+    members: dict[int, Member] = {}
+    removed: set[int] = set()
+    version: str | None = None
+    try:
+        ev = store.get(MEMBERS_PREFIX, True, True, 0)
+    except EtcdError:
+        ev = None
+    for child in (ev.node.nodes or []) if ev is not None else []:
+        try:
+            mid = parse_id(child.key.rsplit("/", 1)[-1])
+        except ValueError:
+            continue
+        m = Member(mid)
+        for attr in child.nodes or []:
+            try:
+                value = json.loads(attr.value or "{}")
+            except ValueError:
+                continue
+            if attr.key.endswith("/raftAttributes"):
+                m.peer_urls = [str(u) for u in value.get("peerURLs") or []]
+            elif attr.key.endswith("/attributes"):
+                m.name = str(value.get("name", ""))
+                m.client_urls = [str(u) for u in value.get("clientURLs") or []]
+        members[mid] = m
+    try:
+        rev = store.get(REMOVED_MEMBERS_PREFIX, False, False, 0)
+    except EtcdError:
+        rev = None
+    for child in (rev.node.nodes or []) if rev is not None else []:
+        try:
+            removed.add(parse_id(child.key.rsplit("/", 1)[-1]))
+        except ValueError:
+            continue
+    try:
+        version = store.get(VERSION_KEY, False, False, 0).node.value
+    except EtcdError:
+        version = None
+    return members, removed, version
+
+
+def membership_from_store(store: Store, cluster_id: int) -> Membership:
+    members, removed, version = members_from_store(store)
+    return Membership(cluster_id, members, removed, version)

@@ -70,7 +70,18 @@ async def run_member(cfg: Config) -> None:
     api = ClientAPI(server, cfg.cors)
     runner = web.ServerRunner(api.make_server(), shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
+    peer_runner = web.AppRunner(peer_app(server), access_log=None, shutdown_timeout=1.0)
+    await peer_runner.setup()
     try:
+        for url in cfg.listen_peer_urls:
+            site = _site(peer_runner, url, cfg)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen for peers on {url}: {exc.strerror or exc}; "
+                    "is another member or program using that port?"
+                ) from None
         for url in cfg.listen_client_urls:
             site = _site(runner, url, cfg)
             try:
@@ -88,12 +99,23 @@ async def run_member(cfg: Config) -> None:
         )
         await server.wait_stopped()
     finally:
-        await asyncio.shield(_shutdown(runner, api, server))
+        await asyncio.shield(_shutdown(runner, peer_runner, api, server))
 
 
-async def _shutdown(runner: web.BaseRunner, api: ClientAPI, server: EtcdServer) -> None:
+def peer_app(server: EtcdServer) -> web.Application:
+    """The peer listener: Raft messages, snapshots and the member list for joiners."""
+    # A batch of appends can carry several 1 MiB values; snapshots are streamed.
+    app = web.Application(client_max_size=64 << 20)
+    app.add_routes(server.transport.routes())
+    return app
+
+
+async def _shutdown(
+    runner: web.BaseRunner, peer_runner: web.BaseRunner, api: ClientAPI, server: EtcdServer
+) -> None:
     try:
         api.shutdown()
         await runner.cleanup()
+        await peer_runner.cleanup()
     finally:
         await server.stop()

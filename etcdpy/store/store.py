@@ -549,3 +549,16 @@ class Store:
         from etcdpy.store.codec import decode_store
 
         return decode_store(data)
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole state with a saved one (a snapshot from the leader) while
+        keeping the registered watchers, as etcd's ``Recovery`` does: they go on
+        watching the new tree. Raises StoreSnapshotError on bad data, changing nothing."""
+        other = Store.recover(data)
+        self._root = other._root
+        self._namespaces = other._namespaces
+        self._readonly = other._readonly
+        self._index = other._index
+        self._ttl = other._ttl
+        self._stats = other._stats
+        self._hub.history = other._hub.history
