@@ -758,6 +758,20 @@ class Raft:
         if len(self.trk.voters) == 1:
             self._maybe_commit()
 
+    def propose_one(self, data: bytes) -> None:
+        """Propose one normal entry: the per-request hot path of a leader."""
+        pr = self.trk.progress.get(self.id)
+        if self.state is not LEADER or self.lead_transferee != NONE or pr is None:
+            self.propose_data((data,))
+            return
+        index = self.log.last_index() + 1
+        self.log.unstable.truncate_and_append([Entry(self.term, index, NORMAL, data)])
+        pr.match = index
+        pr.next = index + 1
+        if len(self.trk.voters) == 1:
+            self._maybe_commit()
+        self._bcast_flags |= _BCAST_ENTRIES
+
     def propose_data(self, datas: Sequence[bytes]) -> None:
         """Propose normal entries (the fast path of RawNode.propose)."""
         state = self.state

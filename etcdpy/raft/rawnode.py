@@ -129,7 +129,7 @@ class RawNode:
 
     def propose(self, data: bytes) -> None:
         """Propose one normal entry. Raises ProposalDropped if it cannot be accepted."""
-        self.raft.propose_data((data,))
+        self.raft.propose_one(data)
 
     def propose_batch(self, datas: Sequence[bytes]) -> None:
         """Propose several normal entries at once (same as propose() in a loop, cheaper)."""
