@@ -222,13 +222,19 @@ class FaultProxy:
         connection = _Connection(self, sender, writer)
         self._connections.add(connection)
         try:
-            await self._passable(sender)
+            early = await self._hold(sender, reader)
+            if early is None:
+                connection.reset()  # the caller gave up while held: nothing reaches the target
+                return
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.target)
             except OSError:
                 connection.reset()  # the target is down: the caller sees a reset
                 return
             connection.upstream = up_writer
+            if early:
+                up_writer.write(early)
+                stats.bytes_in += len(early)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pump(sender, reader, up_writer, stats, inbound=True))
                 group.create_task(self._pump(sender, up_reader, writer, stats, inbound=False))
@@ -241,6 +247,41 @@ class FaultProxy:
             connection.reset()
         finally:
             self._connections.discard(connection)
+
+    async def _hold(self, sender: str | None, reader: asyncio.StreamReader) -> bytes | None:
+        """Wait until a new connection may reach the target; None if the caller gave up.
+
+        In a real partition the caller's handshake would not complete, so a caller that
+        gives up meanwhile never reaches the target.  Here the handshake is already done
+        with the proxy, so the caller may have sent a request: keep it, and watch for
+        the caller closing, in which case the held request must not be replayed later.
+        """
+        if self._rule(sender).mode is Mode.OPEN:
+            return b""
+        early = bytearray()
+        passable = asyncio.ensure_future(self._passable(sender))
+        reading: asyncio.Future[bytes] | None = None
+        try:
+            while not passable.done():
+                if reading is None and len(early) < _QUEUE_CHUNKS * _CHUNK:
+                    reading = asyncio.ensure_future(reader.read(_CHUNK))
+                waiting = {passable} if reading is None else {passable, reading}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if reading is not None and reading.done():
+                    try:
+                        data = reading.result()
+                    except OSError:
+                        return None
+                    reading = None
+                    if not data:
+                        return None
+                    early += data
+            passable.result()  # raises _Dropped when dropped meanwhile
+            return bytes(early)
+        finally:
+            for task in (passable, reading):
+                if task is not None and not task.done():
+                    task.cancel()
 
     async def _pump(
         self,

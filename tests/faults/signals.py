@@ -43,6 +43,8 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 def _signal(pid: int, signum: signal.Signals) -> None:
     try:
+        if process_state(pid) in ("Z", "X", None):
+            raise ProcessLookupError
         os.kill(pid, signum)
     except ProcessLookupError:
         raise ProcessGone(
@@ -54,8 +56,8 @@ def _signal(pid: int, signum: signal.Signals) -> None:
 def pause(pid: int, timeout: float = 5.0) -> None:
     """SIGSTOP `pid` and wait until every one of its threads is stopped."""
     _signal(pid, signal.SIGSTOP)
-    _wait_for(lambda: process_state(pid) in ("T", "t", None), timeout, f"stopping {pid}")
-    if process_state(pid) is None:
+    _wait_for(lambda: process_state(pid) in ("T", "t", "Z", None), timeout, f"stopping {pid}")
+    if process_state(pid) in ("Z", None):
         raise ProcessGone(f"process {pid} exited while being stopped")
 
 
@@ -91,6 +93,8 @@ def kill_hard(
         target.wait(timeout)
         return
     pid = target
+    if process_state(pid) in ("Z", "X", None):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

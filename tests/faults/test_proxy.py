@@ -147,6 +147,29 @@ def test_block_holds_new_connections_away_from_the_target(net: FaultNet, echo: E
         assert echo.accepted == 1
 
 
+def test_a_caller_giving_up_while_held_never_reaches_the_target(
+    net: FaultNet, echo: EchoServer
+) -> None:
+    """As in a real partition, where its handshake would never have completed."""
+    proxy = net.proxy(echo.address, "echo")
+    proxy.block()
+    with connect(proxy) as sock:
+        sock.sendall(b"stale request")
+    deadline = time.monotonic() + DEADLINE
+
+    def settled() -> bool:
+        seen = proxy.stats().get(None)
+        return seen is not None and seen.accepted == 1 and not proxy.open_connections()
+
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling for the proxy to notice, with a deadline
+    assert settled()
+    proxy.heal()
+    with connect(proxy) as sock:
+        assert passes(sock, b"fresh")
+    assert echo.accepted == 1
+
+
 def test_drop_resets_connections_and_refuses_new_ones(net: FaultNet, echo: EchoServer) -> None:
     proxy = net.proxy(echo.address, "echo")
     with connect(proxy) as sock:

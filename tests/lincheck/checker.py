@@ -228,93 +228,136 @@ def check_part(
     # (every completion of it is a completion of the dominating one, visited before).
     # Trying determinate candidates first means the dominating configurations tend to be
     # met first, which keeps lost requests from multiplying the search.
+    #
+    # Two more reductions keep the branching down, each sound because any completion
+    # can be rearranged to fit it:
+    # - an available operation that looks at the state without changing it (a read, a
+    #   failed cas: `Model.pure`) and is accepted now is taken now, with no alternative:
+    #   moving it earlier changes nothing anyone sees;
+    # - a lost operation directly followed by one that overwrites the state whatever it
+    #   was (`Model.overwrites`) is pointless there: leaving it out dominates.
+    pure_of = getattr(model, "pure", None)
+    overwrites = getattr(model, "overwrites", None)
+    pure = [bool(pure_of and not optional[i] and pure_of(ops[i], results[i])) for i in range(n)]
+    blind = [bool(overwrites and overwrites(ops[i], results[i])) for i in range(n)]
+    step = model.step
+
     verdict: Verdict = "illegal"
     state = model.init(part)
     done_required = 0
     done_optional = 0
     remaining = n - sum(optional)
-    stack: list[tuple[int, Hashable, int]] = []  # (call node, state before, phase)
+    # Frames: (call node, state before it, phase it was chosen in); phase 2 = forced.
+    stack: list[tuple[int, Hashable, int]] = []
     cache: dict[tuple[int, Hashable], list[int]] = {}
-    step = model.step
     best: tuple[list[int], Hashable, int] | None = None
-    entry = nxt[head]
-    phase = 0  # candidates are tried in two passes: 0 the determinate ones, 1 the lost
-    # A lost operation followed directly by one that overwrites the state whatever it
-    # was is pointless there: leaving it out gives a dominating configuration, which the
-    # search reaches from the parent anyway.
-    overwrites = getattr(model, "overwrites", None)
-    blind = [bool(overwrites and overwrites(ops[i], results[i])) for i in range(n)]
     after_optional = False
+    entry = -1
+    phase = 0  # 0: trying determinate candidates, 1: optional ones
+    entering = True  # a new configuration was just reached
     iterations = 0
-    while remaining:
+
+    def push(node: int, new_state: Hashable, frame_phase: int) -> bool:
+        """Linearize `node` next unless that configuration is dominated."""
+        nonlocal state, done_required, done_optional, remaining, after_optional
+        i = op_of[node]
+        bit = 1 << i
+        if optional[i]:
+            new_required, new_optional = done_required, done_optional | bit
+        else:
+            new_required, new_optional = done_required | bit, done_optional
+        key = (new_required, new_state)
+        seen = cache.get(key)
+        if seen is None:
+            cache[key] = [new_optional]
+        elif any(old & ~new_optional == 0 for old in seen):
+            return False  # dominated (or identical): explored already
+        else:
+            # Keep an antichain: drop the sets the new one dominates.
+            seen[:] = [old for old in seen if new_optional & ~old]
+            seen.append(new_optional)
+        stack.append((node, state, frame_phase))
+        after_optional = optional[i]
+        state = new_state
+        done_required, done_optional = new_required, new_optional
+        lift(node)
+        if not optional[i]:
+            remaining -= 1
+        return True
+
+    def pop() -> tuple[int, int]:
+        nonlocal state, done_required, done_optional, remaining, after_optional
+        node, state, frame_phase = stack.pop()
+        after_optional = bool(stack) and optional[op_of[stack[-1][0]]]
+        i = op_of[node]
+        if optional[i]:
+            done_optional &= ~(1 << i)
+        else:
+            done_required &= ~(1 << i)
+            remaining += 1
+        unlift(node)
+        return node, frame_phase
+
+    while True:
         iterations += 1
         if deadline is not None and iterations & 1023 == 0 and time.perf_counter() > deadline:
             verdict = "unknown"
             break
-        if is_call[entry]:
-            i = op_of[entry]
-            twin = twin_before[i]
-            if (
-                optional[i] is (phase == 1)
-                and (twin < 0 or done_optional >> twin & 1)
-                and not (blind[i] and after_optional)
-            ):
-                accepted, new_state = step(state, ops[i], results[i])
-                if accepted:
-                    bit = 1 << i
-                    if optional[i]:
-                        new_required, new_optional = done_required, done_optional | bit
-                    else:
-                        new_required, new_optional = done_required | bit, done_optional
-                    key = (new_required, new_state)
-                    seen = cache.get(key)
-                    if seen is None:
-                        cache[key] = [new_optional]
-                        fresh = True
-                    elif any(old & ~new_optional == 0 for old in seen):
-                        fresh = False  # dominated (or identical): explored already
-                    else:
-                        # Keep an antichain: drop the sets the new one dominates.
-                        seen[:] = [old for old in seen if new_optional & ~old]
-                        seen.append(new_optional)
-                        fresh = True
-                    if fresh:
-                        stack.append((entry, state, phase))
-                        after_optional = optional[i]
-                        state = new_state
-                        done_required, done_optional = new_required, new_optional
-                        lift(entry)
-                        if not optional[i]:
-                            remaining -= 1
-                        entry = nxt[head]
-                        phase = 0
+        failed = False
+        if entering:
+            entering = False
+            if not remaining:
+                verdict = "ok"
+                break
+            forced = -1
+            node = nxt[head]
+            while is_call[node]:  # there is a return ahead while anything is required
+                i = op_of[node]
+                if pure[i]:
+                    accepted, new_state = step(state, ops[i], results[i])
+                    if accepted:
+                        forced = node
+                        break
+                node = nxt[node]
+            if forced >= 0:
+                if push(forced, state, 2):
+                    entering = True
+                    continue
+                failed = True  # the only successor worth trying is dominated
+            else:
+                entry, phase = nxt[head], 0
+        if not failed:
+            if is_call[entry]:
+                i = op_of[entry]
+                twin = twin_before[i]
+                if (
+                    optional[i] is (phase == 1)
+                    and (twin < 0 or done_optional >> twin & 1)
+                    and not (blind[i] and after_optional)
+                ):
+                    accepted, new_state = step(state, ops[i], results[i])
+                    if accepted and push(entry, new_state, phase):
+                        entering = True
                         continue
-            entry = nxt[entry]
-            continue
-        if phase == 0:
-            entry = nxt[head]
-            phase = 1
-            continue
-        # The operation returning here cannot be placed next, nor can anything before it.
-        if best is None or len(stack) > len(best[0]):
-            best = ([op_of[c] for c, _, _ in stack], state, op_of[entry])
-        if not stack:
-            break
-        entry, state, phase = stack.pop()
-        after_optional = bool(stack) and optional[op_of[stack[-1][0]]]
-        bit = 1 << op_of[entry]
-        if optional[op_of[entry]]:
-            done_optional &= ~bit
+                entry = nxt[entry]
+                continue
+            if phase == 0:
+                entry, phase = nxt[head], 1
+                continue
+            # The operation returning here cannot be placed next, nor can anything
+            # before it: this configuration is a dead end.
+            if best is None or len(stack) > len(best[0]):
+                best = ([op_of[c] for c, _, _ in stack], state, op_of[entry])
+        # Backtrack to the latest configuration that still has candidates to try.
+        while stack:
+            node, frame_phase = pop()
+            if frame_phase != 2:
+                entry, phase = nxt[node], frame_phase
+                break
         else:
-            done_required &= ~bit
-            remaining += 1
-        unlift(entry)
-        entry = nxt[entry]
-    else:
-        return PartResult(part, "ok", n, time.perf_counter() - started)
-
+            break  # the root failed: verdict stays "illegal"
     elapsed = time.perf_counter() - started
-    if best is None:  # gave up before the search first got stuck
+    if best is None or verdict == "ok":  # no dead end to report
         return PartResult(part, verdict, n, elapsed)
     prefix_ids, prefix_state, stuck_id = best
     return PartResult(

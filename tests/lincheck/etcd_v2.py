@@ -45,16 +45,22 @@ def key_url(base_url: str, key: str) -> str:
 
 
 async def perform(
-    session: aiohttp.ClientSession, base_url: str, op: Op, timeout: float = 2.0
+    session: aiohttp.ClientSession,
+    base_url: str,
+    op: Op,
+    timeout: float = 2.0,
+    quorum: bool = True,
 ) -> Any:
     """Send one operation and return its result in the checker's conventions.
 
     Raises Indeterminate, NotSent or UnexpectedResponse as described in the module doc.
+    `quorum=False` sends reads as plain GETs, served from the member's local store: only
+    useful to show that such reads are not linearizable.
     """
     url = key_url(base_url, op.key)
     limit = aiohttp.ClientTimeout(total=timeout)
     if op.kind == "read":
-        method, params, data = "GET", {"quorum": "true"}, None
+        method, params, data = "GET", ({"quorum": "true"} if quorum else None), None
     elif op.kind == "write":
         method, params, data = "PUT", None, {"value": op.value}
     elif op.kind == "cas":
@@ -107,6 +113,7 @@ async def run_op(
     proc: Proc,
     op: Op,
     timeout: float = 2.0,
+    quorum: bool = True,
 ) -> Any:
     """perform() one operation and record it, returning its result.
 
@@ -116,7 +123,7 @@ async def run_op(
     """
     handle = recorder.invoke(proc, op)
     try:
-        result = await perform(session, base_url, op, timeout)
+        result = await perform(session, base_url, op, timeout, quorum)
     except NotSent:
         recorder.fail(handle)
         return None

@@ -48,9 +48,11 @@ class Model(Protocol):
 
     def describe_state(self, state: Hashable) -> str: ...
 
-    # Optional: `overwrites(op, result) -> bool`, true when the step accepts `op` in any
-    # state and its new state does not depend on the old one (a blind write).  The
-    # checker uses it to skip pointless placements of indeterminate operations.
+    # Optional, to make the search faster (the checker is correct without them):
+    # `pure(op, result) -> bool`: whenever the step accepts `op` with this result, the
+    #   state stays as it was (a read, a failed compare-and-swap);
+    # `overwrites(op, result) -> bool`: the step accepts `op` in any state and the new
+    #   state does not depend on the old one (a blind write).
 
 
 class KVModel:
@@ -95,6 +97,12 @@ class KVModel:
                 return state is not None, None
             return state is None, None
         raise ValueError(f"unknown operation kind {kind!r} in {op!r}; use read/write/cas/delete")
+
+    def pure(self, op: Op, result: Any) -> bool:
+        """Does `op`, answered `result`, leave the state as it found it whenever accepted?"""
+        if op.kind == "read":
+            return result is not UNKNOWN
+        return op.kind in ("cas", "delete") and result is False
 
     def overwrites(self, op: Op, result: Any) -> bool:
         """Does `op` set the state without looking at it (and so hide what came before)?"""
