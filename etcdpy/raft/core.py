@@ -981,15 +981,16 @@ class Raft:
         # leader skips a whole divergent term per round trip.
         hint_index = min(m.index, log.last_index())
         hint_index, hint_term = log.find_conflict_by_term(hint_index, m.log_term)
-        self.logger.debug(
-            "%x [logterm: %d, index: %d] rejected MsgApp [logterm: %d, index: %d] from %x",
-            self.id,
-            log.zero_term_on_out_of_range(m.index),
-            m.index,
-            m.log_term,
-            m.index,
-            m.frm,
-        )
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(
+                "%x [logterm: %d, index: %d] rejected MsgApp [logterm: %d, index: %d] from %x",
+                self.id,
+                log.zero_term_on_out_of_range(m.index),
+                m.index,
+                m.log_term,
+                m.index,
+                m.frm,
+            )
         self.send(
             Message(
                 APP_RESP,
