@@ -260,12 +260,13 @@ class EtcdServer:
             req.id = self._ids.next()
         m = req.method
         if m == "GET":
-            if req.wait:
+            # etcd 3.4 checks quorum first: wait=true&quorum=true is a quorum read.
+            if req.quorum:
+                await self._linearizable_read()
+            elif req.wait:
                 return self.store.watch(
                     req.path, req.recursive, req.stream, req.since, self._clock()
                 )
-            if req.quorum:
-                await self._linearizable_read()
             return self.store.get(req.path, req.recursive, req.sorted, self._clock())
         if m in ("PUT", "POST", "DELETE"):
             if not req.time:

@@ -4,7 +4,10 @@ that need to look inside the server while talking to it over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -32,6 +35,7 @@ class InProcessMember:
         url = f"http://127.0.0.1:{self.port}"
         self.cfg = cfg or Config(
             name=name,
+            data_dir=tempfile.mkdtemp(prefix="etcdpy-api-"),
             listen_client_urls=[url],
             advertise_client_urls=[url],
             listen_peer_urls=[peer],
@@ -54,6 +58,13 @@ class InProcessMember:
     async def _start(self) -> None:
         self.server = EtcdServer(self.cfg)
         await self.server.start()
+        # Ready as a client sees it: a leader, the member published, the version decided.
+        end = time.monotonic() + START_TIMEOUT_S
+        s = self.server
+        while not (s.leader_id() and s.cluster_version and all(m.name for m in s.members())):
+            if time.monotonic() > end:
+                raise RuntimeError("the in-process member did not become ready")
+            await asyncio.sleep(0.01)
         self.api = ClientAPI(self.server, self.cfg.cors)
         self.runner = web.ServerRunner(self.api.make_server(), shutdown_timeout=1.0)
         await self.runner.setup()
@@ -87,6 +98,7 @@ class InProcessMember:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(START_TIMEOUT_S)
             self.loop.close()
+            shutil.rmtree(self.cfg.member_dir, ignore_errors=True)
 
 
 @pytest.fixture

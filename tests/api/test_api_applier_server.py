@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 
 import pytest
@@ -104,6 +105,7 @@ def test_unknown_method() -> None:
 def cfg(name: str = "n1", peer: str = "http://127.0.0.1:7001") -> Config:
     return Config(
         name=name,
+        data_dir=tempfile.mkdtemp(prefix="etcdpy-facade-"),
         listen_client_urls=["http://127.0.0.1:4001"],
         advertise_client_urls=["http://127.0.0.1:4001"],
         initial_advertise_peer_urls=[peer],
@@ -115,10 +117,25 @@ def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
+async def started(c: Config, deadline_s: float = 10.0) -> EtcdServer:
+    """A started lone member once it leads, has published itself and decided the
+    cluster version (what a client sees as ready)."""
+    s = EtcdServer(c)
+    await s.start()
+    end = time.monotonic() + deadline_s
+    while not (
+        s.leader_id() == s.id
+        and s.cluster_version is not None
+        and all(m.name for m in s.members())
+    ):
+        assert time.monotonic() < end, "the lone member did not become ready"
+        await asyncio.sleep(0.01)
+    return s
+
+
 def test_bootstrap_indexes_like_etcd() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         try:
             assert (s.store.index, s.raft_index, s.raft_term) == (3, 4, 2)
             mid = member_id(["http://127.0.0.1:7001"], "etcd-cluster")
@@ -140,20 +157,19 @@ def test_bootstrap_indexes_like_etcd() -> None:
 
 def test_do_routes_reads_writes_and_watches() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         try:
             ev = await s.do(Request(method="PUT", path="/1/a", val="1"))
             assert ev.action == "set" and s.raft_index == 5  # type: ignore[union-attr]
             got = await s.do(Request(method="GET", path="/1/a"))
             assert got.node.value == "1" and s.raft_index == 5  # type: ignore[union-attr]
             await s.do(Request(method="GET", path="/1/a", quorum=True))
-            assert s.raft_index == 6  # a quorum read is a log entry
+            assert s.raft_index == 5  # a quorum read is a ReadIndex round, not an entry
             w = await s.do(Request(method="GET", path="/1/a", wait=True))
             assert isinstance(w, Watcher) and w.start_index == s.store.index
             with pytest.raises(EtcdError) as exc:
                 await s.do(Request(method="DELETE", path="/1/none"))
-            assert exc.value.code == 100 and s.raft_index == 7  # failed writes use an entry
+            assert exc.value.code == 100 and s.raft_index == 6  # failed writes use an entry
             with pytest.raises(ServerError):
                 await s.do(Request(method="OPTIONS", path="/1/a"))
         finally:
@@ -166,8 +182,7 @@ def test_do_routes_reads_writes_and_watches() -> None:
 
 def test_ttl_keys_expire_without_requests() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         try:
             exp = time.time_ns() + 300_000_000
             await s.do(Request(method="PUT", path="/1/t", val="v", expiration=exp))
@@ -185,26 +200,19 @@ def test_ttl_keys_expire_without_requests() -> None:
 
 def test_membership_changes() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         try:
+            # Refusals come before anything is proposed. (Adding a member to a lone one
+            # makes a quorum of two that an unstarted member stalls, as in etcd: the
+            # changes themselves are tested on real clusters in tests/cluster.)
             with pytest.raises(PeerURLExists):
                 await s.add_member(["http://127.0.0.1:7001"])
-            m = await s.add_member(["http://127.0.0.1:7002"])
-            assert m.name == "" and m.client_urls == [] and len(s.members()) == 2
-            with pytest.raises(PeerURLExists):
-                await s.update_member(m.id, ["http://127.0.0.1:7001"])
-            await s.update_member(m.id, ["http://127.0.0.1:7003"])
-            assert s.member(m.id).peer_urls == ["http://127.0.0.1:7003"]  # type: ignore[union-attr]
-            await s.remove_member(m.id)
-            with pytest.raises(MemberRemoved):
-                await s.remove_member(m.id)
             with pytest.raises(MemberNotFound):
                 await s.remove_member(12345)
-            with pytest.raises(MemberRemoved):
-                await s.update_member(m.id, ["http://127.0.0.1:7004"])
-            s.store.get(f"/0/removed_members/{id_str(m.id)}", False, False, 0)
+            with pytest.raises(MemberNotFound):
+                await s.update_member(12345, ["http://127.0.0.1:7004"])
             assert MemberIDExists.text == "membership: ID exists"
+            assert MemberRemoved.text == "membership: ID removed"
         finally:
             await s.stop()
 
@@ -213,8 +221,7 @@ def test_membership_changes() -> None:
 
 def test_removing_self_stops_the_member() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         await s.remove_member(s.id)
         await asyncio.wait_for(s.wait_stopped(), 5)
         assert s.leader_id() is None and not await s.health()
@@ -224,8 +231,7 @@ def test_removing_self_stops_the_member() -> None:
 
 def test_stats_and_health() -> None:
     async def go() -> None:
-        s = EtcdServer(cfg())
-        await s.start()
+        s = await started(cfg())
         try:
             st = s.self_stats()
             assert list(st) == [

@@ -95,10 +95,6 @@ def test_single_dash_member_answers_version_within_a_second(
     }
 
 
-@pytest.mark.xfail(
-    reason="run_member keeps the store in memory until the WAL is wired in (server task)",
-    strict=False,
-)
 def test_default_data_dir_appears_in_working_directory(
     procs: ProcGroup, compiled_env: dict[str, str]
 ) -> None:
@@ -111,7 +107,8 @@ def test_default_data_dir_appears_in_working_directory(
     # The harness runs each member in the test's own directory.
     member_dir = procs.base_dir / "default.etcd"
     assert member_dir.is_dir()
-    assert (member_dir / "member").is_dir()
+    # The layout of the administration guide: data-dir/wal (and data-dir/snap later).
+    assert (member_dir / "wal").is_dir()
 
 
 def test_sigterm_stops_member_cleanly(procs: ProcGroup, compiled_env: dict[str, str]) -> None:
