@@ -41,9 +41,14 @@ leader and checks a history recorded across the partition.  The lookup happens o
 accepted connection (a few ms, off the proxies' loop).  Register a member before it
 dials (i.e. right after starting it): a connection from an unknown PID is labelled None
 and only whole-proxy faults apply to it; `None not in net[name].stats()` checks that
-every connection was attributed.  If etcdpy ever binds its outgoing peer sockets to a
-per-member loopback address, `net.register(name, host="127.0.0.11")` identifies by source
-address instead (cheaper; used in test_proxy.py).
+every connection was attributed (around a kill -9, a request the dead process sent just
+before dying may still arrive and show up as None).  If etcdpy ever binds its outgoing
+peer sockets to a per-member loopback address, `net.register(name, host="127.0.0.11")`
+identifies by source address instead (cheaper; used in test_proxy.py).
+
+With tests/procs.py, `tests.faults.cluster.start_proxied_cluster(group, net, 3)` does
+all of the above for members n1..n3 (etcdpy or, with kind="reference", the reference
+etcd) and `restart_member` starts one again and registers its new PID.
 
 Netfilter was the other candidate and is not used: iptables/nft are not installed (apt
 has iptables 1.8.9), rules need root with CAP_NET_ADMIN, they apply to the whole network
