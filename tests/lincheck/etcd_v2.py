@@ -87,7 +87,7 @@ async def perform(
         raise Indeterminate(f"{method} {url}: HTTP {status}")
     code = body.get("errorCode") if isinstance(body, dict) else None
     if op.kind == "read":
-        if status == 200:
+        if status == 200 and not body["node"].get("dir"):
             return body["node"].get("value")
         if code == _KEY_NOT_FOUND:
             return None
