@@ -10,9 +10,11 @@ linearizability", 2017; Porcupine) keeps it from exploring the same configuratio
 which is what makes it fast on real histories.  Linearized sets are Python ints used as
 bitsets.
 
-An indeterminate operation gets its return at +infinity: it may be linearized at any
-point after its invocation, and placing it after everything else is the same as it never
-having taken effect, because the model accepts it there whatever the state.
+An indeterminate operation has a call and no return: it may be linearized at any point
+after its invocation, or never, and the search succeeds once every determinate operation
+is placed.  Such optional operations are what makes a search long, so the cache also
+prunes configurations dominated by one with fewer optional operations applied, and a few
+rearrangements that any linearization admits cut the branching further (see check_part).
 """
 
 from __future__ import annotations
@@ -229,8 +231,8 @@ def check_part(
     # Trying determinate candidates first means the dominating configurations tend to be
     # met first, which keeps lost requests from multiplying the search.
     #
-    # Two more reductions keep the branching down, each sound because any completion
-    # can be rearranged to fit it:
+    # More reductions keep the branching down, each sound because any completion can be
+    # rearranged to fit it (identical lost operations go in invocation order, above):
     # - an available operation that looks at the state without changing it (a read, a
     #   failed cas: `Model.pure`) and is accepted now is taken now, with no alternative:
     #   moving it earlier changes nothing anyone sees;
