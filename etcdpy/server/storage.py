@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import msgpack
 
 from etcdpy.raft.types import Entry, HardState, Snapshot
+from etcdpy.server.config import ConfigError
 from etcdpy.snap import Snapshotter, purge_snapshots
 from etcdpy.wal import WAL, WalSnapshot, purge_wal_segments
 
@@ -21,8 +22,9 @@ SNAP_DIR = "snap"
 _EMPTY = HardState()
 
 
-class DataDirError(Exception):
-    """A data dir that cannot be used as it is; the message says what to do."""
+class DataDirError(ConfigError):
+    """A data dir that cannot be used as it is; the message says what to do. A
+    ConfigError, so the daemon ends with that one sentence and exit status 1."""
 
 
 def wal_dir(data_dir: str) -> str:
