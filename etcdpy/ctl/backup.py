@@ -111,7 +111,7 @@ def backup(
     for d, flag in ((dst, "--backup-dir"), (dst_wal, "--backup-wal-dir")):
         _check_destination(d, flag, src)
     gen = RequestIDs(0, clock_ms())
-    meta = Metadata(gen.next(), gen.next())
+    meta = Metadata(gen.next(), gen.next(), from_backup=True)
     made_dst = _make_dir(dst)
     wal_existed = os.path.isdir(dst_wal)
     try:

@@ -40,10 +40,11 @@ from etcdpy.server.config import Config, ConfigError
 from etcdpy.server.member import Member, cluster_id, id_str, member_id, parse_id
 from etcdpy.server.membership import (
     Membership,
+    attributes_key,
     encode_conf_context,
     membership_from_store,
 )
-from etcdpy.server.request import STORE_CLUSTER_PREFIX, STORE_KEYS_PREFIX
+from etcdpy.server.request import STORE_CLUSTER_PREFIX, STORE_KEYS_PREFIX, Request
 from etcdpy.server.storage import (
     DataDirError,
     MemberStorage,
@@ -276,6 +277,8 @@ def restart(cfg: Config) -> Boot:
             ) from None
         if cfg.force_new_cluster:
             hs, ents = _force_new_cluster(cfg, wal, meta, snap, hs, ents)
+        else:
+            _check_identity(cfg, meta, snap, store, ents)
         storage = MemoryStorage()
         if snap is not None:
             storage.apply_snapshot(snap)
@@ -323,14 +326,7 @@ def _force_new_cluster(
     kept = [e for e in ents if e.index <= hs.commit]
     if len(kept) < len(ents):
         log.warning("discarding %d uncommitted WAL entries", len(ents) - len(kept))
-    ids: set[int] = set(snap.metadata.conf_state.voters) if snap is not None else set()
-    for e in kept:
-        if e.type == EntryType.CONF_CHANGE:
-            cc = ConfChange.decode(e.data)
-            if cc.type == ConfChangeType.ADD_NODE:
-                ids.add(cc.node_id)
-            elif cc.type == ConfChangeType.REMOVE_NODE:
-                ids.discard(cc.node_id)
+    ids = _log_member_ids(snap, kept)
     last = kept[-1].index if kept else (snap.metadata.index if snap is not None else 0)
     term = max(hs.term, 1)
     extra: list[Entry] = []
@@ -357,3 +353,69 @@ def _force_new_cluster(
         len([e for e in extra if ConfChange.decode(e.data).type == ConfChangeType.REMOVE_NODE]),
     )
     return new_hs, kept + extra
+
+
+def _log_member_ids(snap: Snapshot | None, ents: list[Entry]) -> set[int]:
+    """The voters the log describes: the snapshot's, then its conf changes in order
+    (etcd ``getIDs``)."""
+    ids: set[int] = set(snap.metadata.conf_state.voters) if snap is not None else set()
+    for e in ents:
+        if e.type == EntryType.CONF_CHANGE:
+            cc = ConfChange.decode(e.data)
+            if cc.type == ConfChangeType.ADD_NODE:
+                ids.add(cc.node_id)
+            elif cc.type == ConfChangeType.REMOVE_NODE:
+                ids.discard(cc.node_id)
+    return ids
+
+
+def _check_identity(
+    cfg: Config, meta: Metadata, snap: Snapshot | None, store: Store, ents: list[Entry]
+) -> None:
+    """Refuse a data dir that is not this member's to restart from as it is.
+
+    - A copy made by ``etcdpyctl backup`` and not yet started with --force-new-cluster:
+      its member is in no membership, so it would wait for ever for an election.
+    - The data dir of another member of the same ``--initial-cluster`` (swapped dirs):
+      the member it records under its id has published another name of that cluster.
+      A renamed member is not refused: its old name is no longer in --initial-cluster.
+    """
+    data_dir = cfg.member_dir
+    mid = id_str(meta.member_id)
+    if meta.from_backup and meta.member_id not in _log_member_ids(snap, ents):
+        raise DataDirError(
+            f"the data dir {data_dir} is a backup made by etcdpyctl backup (member {mid} of "
+            f"cluster {id_str(meta.cluster_id)} belongs to no cluster yet); start it once "
+            "with --force-new-cluster to restore it as a one-member cluster."
+        )
+    if cfg.name not in cfg.initial_cluster or len(cfg.initial_cluster) < 2:
+        return
+    recorded = _recorded_name(store, ents, meta.member_id)
+    if recorded and recorded != cfg.name and recorded in cfg.initial_cluster:
+        raise DataDirError(
+            f"the data dir {data_dir} belongs to member {recorded} ({mid}), not to "
+            f"{cfg.name}: start {cfg.name} with its own --data-dir, or start this data dir "
+            f"with --name {recorded}."
+        )
+
+
+def _recorded_name(store: Store, ents: list[Entry], mid: int) -> str:
+    """The name member ``mid`` last published, per the snapshot and the WAL after it."""
+    members = membership_from_store(store, 0).members
+    name = members[mid].name if mid in members else ""
+    key = attributes_key(mid)
+    raw_key = key.encode()
+    for e in ents:
+        # msgpack keeps the path's bytes as they are: skip the rest without decoding.
+        if e.type != EntryType.NORMAL or raw_key not in e.data:
+            continue
+        try:
+            req = Request.decode(e.data)
+        except Exception:
+            continue
+        if req.method == "PUT" and req.path == key:
+            try:
+                name = str(json.loads(req.val).get("name", ""))
+            except (ValueError, AttributeError):
+                continue
+    return name

@@ -41,15 +41,21 @@ class Metadata:
 
     member_id: int
     cluster_id: int
+    # Written by ``etcdpyctl backup``: the member is in no membership until the copy is
+    # started with --force-new-cluster, and a plain start is refused with that advice.
+    from_backup: bool = False
 
     def encode(self) -> bytes:
-        return msgpack.packb({"member_id": self.member_id, "cluster_id": self.cluster_id})
+        v: dict[str, object] = {"member_id": self.member_id, "cluster_id": self.cluster_id}
+        if self.from_backup:
+            v["from_backup"] = True
+        return msgpack.packb(v)
 
     @classmethod
     def decode(cls, data: bytes, where: str) -> Metadata:
         try:
             v = msgpack.unpackb(data)
-            return cls(int(v["member_id"]), int(v["cluster_id"]))
+            return cls(int(v["member_id"]), int(v["cluster_id"]), bool(v.get("from_backup")))
         except Exception:
             raise DataDirError(
                 f"the WAL in {where} does not hold etcdpy member metadata; it was not written "
