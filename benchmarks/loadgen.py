@@ -135,25 +135,44 @@ def _parse_result(stdout: str) -> _ProcessResult:
     raise LoadError(f"wrk printed no BENCH-RESULT line; its output was:\n{stdout[-2000:]}")
 
 
+def _cdf(r: _ProcessResult, x: float) -> float:
+    """Fraction (in percent) of ``r``'s requests at or below ``x``, interpolated linearly
+    between its grid points."""
+    lo_p, lo_v = 0.0, 0.0
+    for p, v in r.grid:
+        if v > x:
+            if v == lo_v:
+                return lo_p
+            return lo_p + (p - lo_p) * (x - lo_v) / (v - lo_v)
+        lo_p, lo_v = p, float(v)
+    if x >= r.max_us or r.max_us == lo_v:
+        return 100.0
+    return lo_p + (100.0 - lo_p) * (x - lo_v) / (r.max_us - lo_v)
+
+
 def merged_percentile(parts: Sequence[_ProcessResult], p: float) -> float:
     """The ``p``-th percentile (microseconds) of all parts' latencies together.
 
-    Each part's distribution is known at its grid points; the merged CDF at a latency x is
-    the request-weighted mean of the parts' CDFs, each taken as the highest grid
-    percentile whose latency is <= x (never above the truth). For one part this returns
-    its own grid value at ``p`` exactly."""
+    Each part's distribution is known at its grid points (linear in between); the merged
+    CDF is the request-weighted mean of the parts' CDFs, inverted by linear interpolation
+    between the parts' grid latencies. For one part this returns its own grid value at
+    ``p`` exactly."""
     live = [r for r in parts if r.requests > 0]
     total = sum(r.requests for r in live)
     if total == 0:
         return 0.0
 
-    def cdf(r: _ProcessResult, x: int) -> float:
-        below = [q for q, v in r.grid if v <= x]
-        return max(below) if below else 0.0
+    def merged(x: float) -> float:
+        return sum(r.requests * _cdf(r, x) for r in live) / total
 
-    for x in sorted({v for r in live for _, v in r.grid}):
-        if sum(r.requests * cdf(r, x) for r in live) / total >= p - 1e-9:
-            return float(x)
+    prev_x, prev_f = 0.0, 0.0
+    for x in sorted({float(v) for r in live for _, v in r.grid} | {float(r.max_us) for r in live}):
+        f = merged(x)
+        if f >= p - 1e-9:
+            if f - prev_f <= 1e-12:
+                return x
+            return prev_x + (x - prev_x) * (p - prev_f) / (f - prev_f)
+        prev_x, prev_f = x, f
     return float(max(r.max_us for r in live))
 
 
