@@ -76,7 +76,7 @@ from etcdpy.server.stats import (
     STATE_LEADER,
     ServerStats,
 )
-from etcdpy.server.storage import MemberStorage
+from etcdpy.server.storage import DataDirError, MemberStorage
 from etcdpy.server.transport import Transport, TransportHooks
 from etcdpy.store import EtcdError, Event, Store, StoreSnapshotError, Watcher
 from etcdpy.version import ETCD_CLUSTER_VERSION
@@ -101,6 +101,9 @@ SYNC_INTERVAL_S = 0.5
 PURGE_INTERVAL_S = 30.0
 # A removed member lingers this long so the change it applied reaches its peers.
 REMOVED_STOP_DELAY_S = 1.0
+# A follower rejecting appends with a log shorter than what it acknowledged this many
+# times in a row has lost data (once could be a message overtaken by a later ack).
+LOST_ACK_REJECTIONS = 3
 # The v2 auth switch lives here; etcd reads it (a store get) before serving keys.
 AUTH_ENABLED_KEY = "/2/enabled"
 
@@ -151,6 +154,9 @@ class EtcdServer:
         self._leader_duty = asyncio.Event()
         self._published = False
         self._campaign_pending = False
+        # Why the member stopped on its own, for the operator (wait_stopped raises it).
+        self._fatal: str | None = None
+        self._lost_acks: dict[int, int] = {}
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -171,6 +177,7 @@ class EtcdServer:
                 is_removed=lambda mid: mid in self.membership.removed,
                 members_json=self._members_json,
                 mismatch=self._on_cluster_mismatch,
+                lost_data=self._on_lost_data,
             ),
         )
         for mid, urls in boot.initial_peers.items():
@@ -247,8 +254,18 @@ class EtcdServer:
         self._done.set()
 
     async def wait_stopped(self) -> None:
-        """Return once the member has stopped (stop(), or it was removed)."""
+        """Return once the member has stopped (stop(), or it was removed); raise
+        DataDirError when it stopped because its data dir cannot serve this cluster."""
         await self._done.wait()
+        if self._fatal is not None:
+            raise DataDirError(self._fatal)
+
+    def _stop_fatally(self, message: str) -> None:
+        if self._fatal is not None or self._stopping:
+            return
+        self._fatal = message
+        log.critical("%s", message)
+        asyncio.get_running_loop().create_task(self.stop())
 
     # --- the door --------------------------------------------------------------------
 
@@ -279,13 +296,8 @@ class EtcdServer:
         raise ServerError(ERR_UNKNOWN_METHOD)
 
     def auth_enabled(self) -> bool:
-        """Whether v2 auth is on. Read from the store like etcd does, so the store's
-        get statistics move the same way as the reference's."""
-        try:
-            ev = self.store.get(AUTH_ENABLED_KEY, False, False, self._clock())
-        except EtcdError:
-            return False
-        return ev.node.value == "true"
+        """Whether v2 auth is on (``/2/enabled`` in the store, as etcd keeps it)."""
+        return self.store.peek(AUTH_ENABLED_KEY) == "true"
 
     def _check_running(self) -> None:
         if self._stopping or not self._started:
@@ -545,18 +557,88 @@ class EtcdServer:
 
     # --- receiving from peers ----------------------------------------------------------------
 
-    def _deliver(self, msgs: list[Message]) -> None:
+    def _deliver(self, msgs: list[Message]) -> str | None:
+        """Step the messages of one peer request; return a reason to refuse the sender
+        when it turns out to have lost entries it acknowledged."""
         if self._stopping:
-            return
+            return None
         node = self.node
+        verdict: str | None = None
         for m in msgs:
-            if m.type == MessageType.APP:
+            t = m.type
+            if t == MessageType.APP:
                 self.stats.recv_append_count += 1
+            elif t == MessageType.HEARTBEAT:
+                if self._heartbeat_beyond_log(m):
+                    return None
+            elif t == MessageType.APP_RESP and self._role is Role.LEADER:
+                verdict = self._lost_acks_check(m) or verdict
             try:
                 node.step(m)
             except RaftError as e:
                 log.warning("dropped a message from peer %x: %s", m.frm, e)
         self._kick()
+        return verdict
+
+    # --- a member restarted from an out-of-date copy of its data dir -----------------
+    #
+    # A member acknowledges entries only once they are fsynced, so a log shorter than
+    # what it acknowledged means its data dir was replaced by an older copy. Raft cannot
+    # heal that (etcd panics): the leader keeps the acknowledged match index and probes
+    # at it for ever. Both ends notice: the follower when a heartbeat commits past its
+    # log (the leader sends commit = min(match, committed)), the leader when rejections
+    # keep hinting below the match it recorded; it answers that POST 409 and the
+    # follower stops, naming its data dir and the fix.
+
+    def _heartbeat_beyond_log(self, m: Message) -> bool:
+        raft = self.node.raft
+        last = raft.log.last_index()
+        if m.term < raft.term or m.commit <= last:
+            return False
+        self._stop_fatally(
+            self._out_of_date(
+                m.frm,
+                f"its log ends at index {last} but leader {id_str(m.frm)} commits "
+                f"up to index {m.commit}, which this member had acknowledged",
+            )
+        )
+        return True
+
+    def _lost_acks_check(self, m: Message) -> str | None:
+        raft = self.node.raft
+        pr = raft.trk.progress.get(m.frm)
+        if pr is None or m.term != raft.term:
+            return None
+        if not m.reject or m.reject_hint >= pr.match:
+            self._lost_acks.pop(m.frm, None)
+            return None
+        n = self._lost_acks.get(m.frm, 0) + 1
+        self._lost_acks[m.frm] = n
+        if n < LOST_ACK_REJECTIONS:
+            return None
+        log.error(
+            "member %s lost entries it had acknowledged (its log ends at index %d, it had "
+            "acknowledged up to %d): it was restarted from an out-of-date data dir; telling "
+            "it to stop",
+            id_str(m.frm),
+            m.reject_hint,
+            pr.match,
+        )
+        return (
+            f"its log ends at index {m.reject_hint} but it had acknowledged entries up to "
+            f"index {pr.match} to leader {id_str(self.id)}"
+        )
+
+    def _on_lost_data(self, peer: int, reason: str) -> None:
+        self._stop_fatally(self._out_of_date(peer, reason.rstrip(".")))
+
+    def _out_of_date(self, peer: int, why: str) -> str:
+        return (
+            f"the data dir {self.cfg.member_dir} of member {id_str(self.id)} is out of date "
+            f"({why}): it was restarted from an old copy and must not rejoin with it; remove "
+            f"the member (etcdpyctl member remove {id_str(self.id)}), empty its data dir, add "
+            "it again (etcdpyctl member add) and start it with --initial-cluster-state existing."
+        )
 
     def _report_unreachable(self, peer: int) -> None:
         if not self._stopping:
@@ -585,6 +667,19 @@ class EtcdServer:
             peer,
             reason,
         )
+        # One peer of another cluster may be a stray process at a member's address; a
+        # majority of them means this member's data dir is the stranger.
+        peers = self.transport.peers
+        refusing = sorted(mid for mid, s in peers.items() if s.mismatched)
+        if peers and len(refusing) >= len(peers) // 2 + 1:
+            self._stop_fatally(
+                f"the data dir {self.cfg.member_dir} belongs to cluster "
+                f"{id_str(self.cluster_id)}, but its peers "
+                f"{', '.join(id_str(p) for p in refusing)} are members of another cluster and "
+                "refuse this member: start it with its own data dir, or remove the member, "
+                "empty its data dir, add it again (etcdpyctl member add) and start it with "
+                "--initial-cluster-state existing."
+            )
 
     def _members_json(self) -> list[dict[str, object]]:
         return [m.to_dict() for m in self.members()]
@@ -799,8 +894,13 @@ class EtcdServer:
                 self.transport.add_peer(mid, m.peer_urls)
             elif prev.peer_urls != m.peer_urls:
                 self.transport.update_peer(mid, m.peer_urls)
+        # The leader that sent the snapshot stays reachable even when the snapshot
+        # predates its membership (it was added, or restored with --force-new-cluster,
+        # after the snapshot was taken): the entries after it add it back, and our
+        # answers must reach it meanwhile (etcd keeps such peers as "remotes").
+        lead = self.node.raft.lead
         for mid in list(self.transport.peers):
-            if mid not in new.members:
+            if mid not in new.members and mid != lead:
                 self.transport.remove_peer(mid)
         self.membership = new
         self._conf_state = snap.metadata.conf_state

@@ -9,7 +9,9 @@ the heartbeats and is never copied whole.
 
 Every request carries the cluster id and the sender's id. The receiving side refuses a
 member of another cluster (412) and a removed member (410); a sender told 410 learns
-that it was removed.
+that it was removed. A leader that finds, in the messages of a POST, that the sender has
+lost entries it had acknowledged (an out-of-date copy of its data dir) answers that POST
+409 with the reason; the sender then stops (see ``EtcdServer``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ MAX_QUEUED = 4096
 SNAPSHOT_CHUNK = 64 << 10
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 1.0
+# The answer to a member whose log has lost entries it acknowledged to the leader.
+STATUS_LOST_DATA = 409
+CLUSTER_MISMATCH = "cluster ID mismatch"
 
 
 @dataclass(slots=True)
@@ -90,7 +95,8 @@ class LatencyStats:
 class TransportHooks:
     """What the transport tells the server; all called on the event loop."""
 
-    deliver: Callable[[list[Message]], None]
+    # Returns a reason when the sender must be told it lost acknowledged entries.
+    deliver: Callable[[list[Message]], str | None]
     unreachable: Callable[[int], None]
     snapshot_status: Callable[[int, bool], None]
     removed: Callable[[], None]
@@ -98,6 +104,8 @@ class TransportHooks:
     members_json: Callable[[], list[dict[str, object]]]
     # Called when a peer answers that this member is of another cluster; for the log.
     mismatch: Callable[[int, str], None] = field(default=lambda _id, _cid: None)
+    # Called when a peer (the leader) answers that this member lost acknowledged entries.
+    lost_data: Callable[[int, str], None] = field(default=lambda _id, _reason: None)
 
 
 def _encode_batch(msgs: list[Message]) -> bytes:
@@ -125,6 +133,8 @@ class PeerSender:
         self.stats = LatencyStats()
         self.active = False
         self.dropped = 0
+        # The peer's last answer was 412 "cluster ID mismatch" (cleared by a success).
+        self.mismatched = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"peer-{self.peer_id:x}")
@@ -206,6 +216,7 @@ class PeerSender:
         if status in (200, 204):
             self.stats.record((time.perf_counter() - start) * 1000.0)
             self._set_active(True, "")
+            self.mismatched = False
             return True
         self.stats.fail += 1
         self._handle_refusal(status, text)
@@ -217,8 +228,11 @@ class PeerSender:
             log.error("peer %x says this member was removed from the cluster", self.peer_id)
             self._t.hooks.removed()
         elif status == 412:
+            self.mismatched = reason == CLUSTER_MISMATCH
             self._t.hooks.mismatch(self.peer_id, reason)
             self._set_active(False, f"refused by the peer: {reason}")
+        elif status == STATUS_LOST_DATA:
+            self._t.hooks.lost_data(self.peer_id, reason)
         else:
             self._set_active(False, f"peer answered {status}: {reason}")
 
@@ -361,7 +375,7 @@ class Transport:
                 f"cluster ID mismatch: peer %x is of cluster {cid or '?'}, "
                 f"this member of {self.cluster_id:x}",
             )
-            return web.Response(status=412, text="cluster ID mismatch\n")
+            return web.Response(status=412, text=CLUSTER_MISMATCH + "\n")
         if self.hooks.is_removed(frm):
             self._log_refusal(frm, "refused a message from removed member %x")
             return web.Response(status=410, text="removed member\n")
@@ -386,7 +400,9 @@ class Transport:
             msgs = _decode_batch(body)
         except Exception:
             return web.Response(status=400, text="malformed raft message batch\n")
-        self.hooks.deliver(msgs)
+        verdict = self.hooks.deliver(msgs)
+        if verdict:
+            return web.Response(status=STATUS_LOST_DATA, text=verdict + "\n")
         return web.Response(status=204)
 
     async def handle_snapshot(self, request: web.Request) -> web.Response:
@@ -419,7 +435,10 @@ class Transport:
         return web.Response(status=204)
 
     async def handle_members(self, request: web.Request) -> web.Response:
-        return web.json_response(self.hooks.members_json())
+        # A joining member adopts the cluster id from this header (etcd sets it too).
+        return web.json_response(
+            self.hooks.members_json(), headers={HDR_CLUSTER_ID: f"{self.cluster_id:x}"}
+        )
 
     async def handle_version(self, request: web.Request) -> web.Response:
         from etcdpy.version import ETCD_CLUSTER_VERSION
