@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from etcdpy.api.auth import AuthHandler
 from etcdpy.api.basic import BasicHandlers
 from etcdpy.api.goform import (
     GoError,
@@ -60,8 +61,9 @@ class ClientAPI:
         # etcd 3.4's default is --cors=* (an empty list means the default here).
         self._cors_any = not cors or "*" in cors
         self._cors_origins = frozenset(cors)
-        self.keys = KeysHandler(server)
-        self.members = MembersHandler(server)
+        self.auth = AuthHandler(server, server.cfg.client_cert_auth)
+        self.keys = KeysHandler(server, self.auth.guard)
+        self.members = MembersHandler(server, self.auth.guard)
         self.basic = BasicHandlers(server)
 
     def make_server(self) -> web.Server:
@@ -138,6 +140,8 @@ class ClientAPI:
             return await self.keys.serve(request, path, raw_query)
         if path == "/v2/members" or path.startswith("/v2/members/"):
             return await self.members.serve(request, path)
+        if path.startswith("/v2/auth/"):
+            return await self.auth.serve(request, path, raw_query)
         stats = _STATS.get(path)
         if stats is not None:
             return await self.basic.stats(request, stats)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from etcdpy.api import gojson
+from etcdpy.api.auth_access import AccessGuard
 from etcdpy.api.goform import MAX_FORM_BYTES, Form, parse_media_type, parse_query
 from etcdpy.api.keyrequest import parse_key_request
 from etcdpy.api.responses import (
@@ -29,7 +30,12 @@ from etcdpy.api.responses import (
 from etcdpy.server.errors import ServerError
 from etcdpy.server.member import id_str
 from etcdpy.server.request import STORE_KEYS_PREFIX
-from etcdpy.store.errors import ECODE_INVALID_FORM, ECODE_RAFT_INTERNAL, EtcdError
+from etcdpy.store.errors import (
+    ECODE_INVALID_FORM,
+    ECODE_RAFT_INTERNAL,
+    ECODE_UNAUTHORIZED,
+    EtcdError,
+)
 
 if TYPE_CHECKING:
     from etcdpy.server.etcdserver import EtcdServer
@@ -111,8 +117,9 @@ class _EncodedEvent:
 
 
 class KeysHandler:
-    def __init__(self, server: EtcdServer) -> None:
+    def __init__(self, server: EtcdServer, guard: AccessGuard) -> None:
         self.server = server
+        self.guard = guard
         self._cid = id_str(server.cluster_id)
         self._last = _EncodedEvent()
         self._watchers: set[Watcher] = set()
@@ -142,7 +149,12 @@ class KeysHandler:
                 resp.force_close()
             return resp
         server = self.server
-        server.auth_enabled()
+        # etcd checks the path below /v2/keys as the client wrote it (decoded).
+        if server.auth_enabled() and not await self.guard.key_access(
+            request, path[len("/v2/keys") :], req.recursive
+        ):
+            err = EtcdError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
+            return self._closing(etcd_error(err, cid), form.must_close)
         try:
             res = await server.do(req)
         except EtcdError as e:

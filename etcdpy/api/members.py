@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from etcdpy.api import gojson
+from etcdpy.api.auth import no_auth
+from etcdpy.api.auth_access import AccessGuard
 from etcdpy.api.goform import MAX_FORM_BYTES
 from etcdpy.api.memberrequest import MemberRequestError, content_type_error, parse_peer_urls
 from etcdpy.api.responses import (
@@ -38,16 +40,17 @@ ALLOWED = "GET,POST,DELETE,PUT"
 
 
 class MembersHandler:
-    def __init__(self, server: EtcdServer) -> None:
+    def __init__(self, server: EtcdServer, guard: AccessGuard) -> None:
         self.server = server
+        self.guard = guard
         self._cid = id_str(server.cluster_id)
 
     async def serve(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
         method = request.method
         if method not in ("GET", "POST", "DELETE", "PUT"):
             return method_not_allowed(ALLOWED)
-        if method != "GET":
-            self.server.auth_enabled()  # etcd checks root access for changes
+        if not await self.guard.write_root_access(request):
+            return no_auth()
         h = {"X-Etcd-Cluster-Id": self._cid}
         sub = path[len(PREFIX) :]
         if sub.startswith("/"):
