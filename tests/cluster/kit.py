@@ -182,6 +182,13 @@ def same_index(members: Sequence[Proc], key: str, deadline_s: float = DEADLINE_S
     return poll(check, f"{key} alike on {[m.name for m in members]}", deadline_s)
 
 
+def modified_index(members: Sequence[Proc], key: str, deadline_s: float = DEADLINE_S) -> int:
+    """Poll until every member serves ``key`` alike; the node's modifiedIndex.  (Unlike
+    the store index, it does not move when a restarted member publishes itself.)"""
+    same_index(members, key, deadline_s)
+    return int(get(members[0].client_url, key).json()["node"]["modifiedIndex"])
+
+
 def store_index(m: Proc) -> int:
     """The member's store index now (X-Etcd-Index of a local read of the root)."""
     return get(m.client_url, "/", timeout=2.0).etcd_index
