@@ -54,7 +54,15 @@ from etcdpy.server.storage import (
 )
 from etcdpy.snap import SnapError, Snapshotter
 from etcdpy.store import Store, StoreSnapshotError
-from etcdpy.wal import WAL, WalError, WalSnapshot, list_wal_snapshots, wal_exists
+from etcdpy.wal import (
+    WAL,
+    WalEntryGapError,
+    WalError,
+    WalNotFoundError,
+    WalSnapshot,
+    list_wal_snapshots,
+    wal_exists,
+)
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +272,17 @@ def restart(cfg: Config) -> Boot:
     try:
         wal = WAL.open(wd, walsnap)
         raw_meta, hs, ents = wal.read_all()
+    except (WalEntryGapError, WalNotFoundError) as e:
+        if snap is None and any(m.index > 0 for m in markers):
+            # Every snapshot was set aside and the WAL starts after index 0 (a backup,
+            # or purged segments): there is nothing to rebuild the store from.
+            raise DataDirError(
+                f"no snapshot file in {sd} verifies (damaged ones were renamed *.broken) "
+                f"and the WAL in {wd} does not reach back to the first entry, so the data "
+                "dir cannot be restored: remove this member from the cluster and re-add it "
+                "with an empty data dir, or restore another backup"
+            ) from None
+        raise DataDirError(str(e)) from None
     except WalError as e:
         raise DataDirError(str(e)) from None
     try:

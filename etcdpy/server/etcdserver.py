@@ -673,12 +673,11 @@ class EtcdServer:
         refusing = sorted(mid for mid, s in peers.items() if s.mismatched)
         if peers and len(refusing) >= len(peers) // 2 + 1:
             self._stop_fatally(
-                f"the data dir {self.cfg.member_dir} belongs to cluster "
-                f"{id_str(self.cluster_id)}, but its peers "
-                f"{', '.join(id_str(p) for p in refusing)} are members of another cluster and "
-                "refuse this member: start it with its own data dir, or remove the member, "
-                "empty its data dir, add it again (etcdpyctl member add) and start it with "
-                "--initial-cluster-state existing."
+                f"peers {', '.join(id_str(p) for p in refusing)} are members of another "
+                f"cluster and refuse member {id_str(self.id)} of cluster "
+                f"{id_str(self.cluster_id)} (data dir {self.cfg.member_dir}): start this "
+                "member with its own data dir, or, for a new member, fix "
+                "--initial-cluster-token and --initial-cluster and empty the data dir."
             )
 
     def _members_json(self) -> list[dict[str, object]]:
