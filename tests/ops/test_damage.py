@@ -1,0 +1,104 @@
+"""Data dirs that do not verify, or that are not this member's to start as they are: each
+ends the start with status 1 and one sentence naming the fix, never a traceback; damage
+etcd recovers from (an older snapshot and the WAL after it) is recovered from."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.kit import put
+from tests.ops.kit import ctl, dump, refused_start, start_member, write_keys
+from tests.procs import ProcGroup, proc_group
+
+SNAPSHOT_COUNT = "20"
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """A stopped one-member data dir with a few snapshots, and its key space."""
+    base = tmp_path_factory.mktemp("damage")
+    with proc_group(base) as group:
+        m = start_member(group, "solo", base / "solo.etcd", "--snapshot-count", SNAPSHOT_COUNT)
+        write_keys(m.client_url, "/d", 70)
+        keys = dump(m.client_url)
+        assert m.stop() == 0
+    assert len(list((base / "solo.etcd" / "snap").glob("*.snap"))) >= 2
+    yield base / "solo.etcd", keys
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[ProcGroup]:
+    with proc_group(tmp_path) as g:
+        yield g
+
+
+def copy_of(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "copy.etcd"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def wal_segment(data_dir: Path) -> Path:
+    return sorted((data_dir / "wal").glob("*.wal"))[0]
+
+
+def newest_snap(data_dir: Path) -> Path:
+    return sorted((data_dir / "snap").glob("*.snap"))[-1]
+
+
+def test_a_flipped_byte_in_the_wal_is_refused_naming_the_file_and_the_fix(
+    stopped: tuple[Path, dict[str, Any]], tmp_path: Path, group: ProcGroup
+) -> None:
+    d = copy_of(stopped[0], tmp_path)
+    seg = wal_segment(d)
+    flip(seg, 300)
+    line = refused_start(start_member(group, "solo", d, ready=False))
+    assert str(seg) in line and "damaged" in line, line
+    assert "remove this member from the cluster and re-add it with an empty data dir" in line
+
+
+def test_a_damaged_snapshot_is_set_aside_and_the_older_one_plus_the_wal_restore_all(
+    stopped: tuple[Path, dict[str, Any]], tmp_path: Path, group: ProcGroup
+) -> None:
+    d = copy_of(stopped[0], tmp_path)
+    snap = newest_snap(d)
+    flip(snap, 40)
+    m = start_member(group, "solo", d)
+    assert dump(m.client_url) == stopped[1]
+    assert Path(str(snap) + ".broken").exists() and not snap.exists()
+    assert any("is damaged" in line for line in m.log_text().splitlines())
+
+
+def test_a_backup_whose_snapshot_is_damaged_cannot_be_restored(
+    stopped: tuple[Path, dict[str, Any]], tmp_path: Path, group: ProcGroup
+) -> None:
+    b = tmp_path / "backup"
+    assert ctl("backup", "--data-dir", str(stopped[0]), "--backup-dir", str(b)).rc == 0
+    flip(newest_snap(b), 40)
+    line = refused_start(start_member(group, "solo", b, "--force-new-cluster", ready=False))
+    assert "no snapshot file" in line and "cannot be restored" in line, line
+    assert "restore another backup" in line, line
+
+
+def test_a_backup_started_without_force_new_cluster_is_refused_then_restores_with_it(
+    stopped: tuple[Path, dict[str, Any]], tmp_path: Path, group: ProcGroup
+) -> None:
+    b = tmp_path / "backup"
+    assert ctl("backup", "--data-dir", str(stopped[0]), "--backup-dir", str(b)).rc == 0
+    line = refused_start(start_member(group, "solo", b, ready=False))
+    assert f"the data dir {b} is a backup made by etcdpyctl backup" in line, line
+    assert "start it once with --force-new-cluster" in line, line
+    m = start_member(group, "solo", b, "--force-new-cluster")
+    assert dump(m.client_url) == stopped[1]
+    assert put(m.client_url, "/d/new", "1").status == 201
