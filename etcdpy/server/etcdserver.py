@@ -674,10 +674,10 @@ class EtcdServer:
         if peers and len(refusing) >= len(peers) // 2 + 1:
             self._stop_fatally(
                 f"peers {', '.join(id_str(p) for p in refusing)} are members of another "
-                f"cluster and refuse member {id_str(self.id)} of cluster "
-                f"{id_str(self.cluster_id)} (data dir {self.cfg.member_dir}): start this "
-                "member with its own data dir, or, for a new member, fix "
-                "--initial-cluster-token and --initial-cluster and empty the data dir."
+                f"cluster and refuse this member ({id_str(self.id)} of cluster "
+                f"{id_str(self.cluster_id)}, data dir {self.cfg.member_dir}): start it with "
+                "its own data dir, or, for a new member, fix --initial-cluster-token and "
+                "--initial-cluster and empty the data dir."
             )
 
     def _members_json(self) -> list[dict[str, object]]:
