@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from etcdpy.api.auth import AuthHandler
 from etcdpy.api.basic import BasicHandlers
@@ -26,6 +24,7 @@ from etcdpy.api.goform import (
     has_control_byte,
     unescape,
 )
+from etcdpy.api.http import HTTPServer, Request, StreamResponse
 from etcdpy.api.keys import KeysHandler
 from etcdpy.api.members import MembersHandler
 from etcdpy.api.responses import (
@@ -45,12 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Marks answers Go's server gives before any handler runs (no CORS headers on those).
-_CORS_SKIP: Any = (
-    web.RequestKey("etcdpy.no_cors", bool) if hasattr(web, "RequestKey") else "etcdpy.no_cors"
-)
+_CORS_SKIP = "etcdpy.no_cors"
 _STATS = {"/v2/stats/store": "store", "/v2/stats/self": "self", "/v2/stats/leader": "leader"}
-# Go's server reads up to 1 MiB of request line and headers; keys can be long.
-MAX_HEADER_BYTES = 1 << 20
 
 
 class ClientAPI:
@@ -66,22 +61,15 @@ class ClientAPI:
         self.members = MembersHandler(server, self.auth.guard)
         self.basic = BasicHandlers(server)
 
-    def make_server(self) -> web.Server:
-        """aiohttp's low-level server: no router or middleware layers, which cost more
-        per request than this routing does."""
-        return web.Server(
-            self.handle,
-            handler_cancellation=True,
-            access_log=None,
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
-        )
+    def make_server(self) -> HTTPServer:
+        """The HTTP server for these handlers; ``await server.listen(host, port)``."""
+        return HTTPServer(self.handle)
 
     def shutdown(self) -> None:
         """End every open watch (the member is stopping); new ones end at once."""
         self.keys.close_watchers()
 
-    def _cors(self, request: web.BaseRequest) -> dict[str, str] | None:
+    def _cors(self, request: Request) -> dict[str, str] | None:
         origin = "*" if self._cors_any else request.headers.get("Origin", "")
         if origin != "*" and origin not in self._cors_origins:
             return None
@@ -91,7 +79,7 @@ class ClientAPI:
             "Access-Control-Allow-Origin": origin,
         }
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: Request) -> Response | StreamResponse:
         cors = self._cors(request)
         request[CORS_HEADERS] = cors
         try:
@@ -109,7 +97,7 @@ class ClientAPI:
             resp.headers.update(cors)
         return resp
 
-    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _route(self, request: Request) -> Response | StreamResponse:
         method = request.method
         if method == "OPTIONS":
             return Response(status=200)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from etcdpy.api import gojson
+from etcdpy.api.http import Request
 from etcdpy.api.responses import (
     JSON,
     TEXT,
@@ -25,7 +24,7 @@ class BasicHandlers:
     def __init__(self, server: EtcdServer) -> None:
         self.server = server
 
-    async def version(self, request: web.BaseRequest) -> web.Response:
+    async def version(self, request: Request) -> Response:
         if request.method != "GET":
             return method_not_allowed("GET")
         body = {
@@ -34,20 +33,20 @@ class BasicHandlers:
         }
         return Response(body=gojson.dumps(body), headers={"Content-Type": JSON})
 
-    async def health(self, request: web.BaseRequest) -> web.Response:
+    async def health(self, request: Request) -> Response:
         if request.method != "GET":
             return method_not_allowed("GET")
         if await self.server.health():
             return Response(body=b'{"health":"true"}', headers={"Content-Type": TEXT})
         return http_error(503, '{"health":"false"}')
 
-    async def machines(self, request: web.BaseRequest) -> web.Response:
+    async def machines(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return method_not_allowed("GET,HEAD")
         body = ", ".join(self.server.client_urls()).encode()
         return Response(body=body, headers={"Content-Type": TEXT} if body else {})
 
-    async def stats(self, request: web.BaseRequest, which: str) -> web.Response:
+    async def stats(self, request: Request, which: str) -> Response:
         if request.method != "GET":
             return method_not_allowed("GET")
         if which == "store":

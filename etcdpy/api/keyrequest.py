@@ -20,6 +20,7 @@ from etcdpy.store.errors import (
 )
 
 KEYS_PREFIX = "/v2/keys"
+_VALUE_ONLY = frozenset(("value",))
 
 _NS = 1_000_000_000
 _U64 = 1 << 64
@@ -71,6 +72,9 @@ def parse_key_request(method: str, url_path: str, form: Form, now_ns: int) -> tu
     """
     # path.Join("/1", rest): the URL path is clean already except for a trailing slash.
     p = clean(STORE_KEYS_PREFIX + "/" + url_path[len(KEYS_PREFIX) :])
+    if not form or form.keys() <= _VALUE_ONLY:
+        # The common case (a plain GET, a plain set): nothing to check.
+        return Request(method=method, path=p, val=_first(form, "value") or "", time=now_ns), False
 
     prev_index = _uint(form, "prevIndex")
     wait_index = _uint(form, "waitIndex")

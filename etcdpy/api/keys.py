@@ -12,11 +12,10 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from etcdpy.api import gojson
 from etcdpy.api.auth_access import AccessGuard
 from etcdpy.api.goform import MAX_FORM_BYTES, Form, parse_media_type, parse_query
+from etcdpy.api.http import Request
 from etcdpy.api.keyrequest import parse_key_request
 from etcdpy.api.responses import (
     CORS_HEADERS,
@@ -59,7 +58,7 @@ class FormResult:
         self.must_close = False
 
 
-async def read_form(request: web.BaseRequest, raw_query: bytes) -> FormResult:
+async def read_form(request: Request, raw_query: bytes) -> FormResult:
     """Go's ``Request.ParseForm``: the urlencoded body (POST/PUT/PATCH) first, then the
     query; the first value of a name is the body's when both have it."""
     res = FormResult()
@@ -83,14 +82,14 @@ async def read_form(request: web.BaseRequest, raw_query: bytes) -> FormResult:
     return res
 
 
-def _unread_body_is_large(request: web.BaseRequest) -> bool:
+def _unread_body_is_large(request: Request) -> bool:
     if not request.body_exists:
         return False
     n = request.content_length
     return n is None or n > _DRAIN_LIMIT
 
 
-async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
+async def _read_body(request: Request, limit: int) -> bytes | None:
     """The whole body, or None when it is longer than ``limit`` (then left unread)."""
     n = request.content_length
     if n is not None and n > limit:
@@ -132,8 +131,8 @@ class KeysHandler:
             w.remove()
 
     async def serve(
-        self, request: web.BaseRequest, path: str, raw_query: bytes
-    ) -> web.StreamResponse:
+        self, request: Request, path: str, raw_query: bytes
+    ) -> Response | StreamResponse:
         method = request.method
         if method not in ("HEAD", "GET", "PUT", "POST", "DELETE"):
             return method_not_allowed(ALLOWED)
@@ -170,7 +169,7 @@ class KeysHandler:
         return self._closing(self._event(res, no_value), form.must_close)  # type: ignore[arg-type]
 
     @staticmethod
-    def _closing(resp: web.Response, must_close: bool) -> web.Response:
+    def _closing(resp: Response, must_close: bool) -> Response:
         if must_close:
             resp.force_close()
         return resp
@@ -184,7 +183,7 @@ class KeysHandler:
             "X-Raft-Term": str(self.server.raft_term),
         }
 
-    def _event(self, ev: Event, no_value: bool) -> web.Response:
+    def _event(self, ev: Event, no_value: bool) -> Response:
         if no_value and ev.action in _NO_VALUE_ACTIONS:
             body = gojson.dumps_line({"action": ev.action})
         else:
@@ -200,8 +199,8 @@ class KeysHandler:
         return last.data
 
     async def _watch(
-        self, request: web.BaseRequest, watcher: Watcher, stream: bool
-    ) -> web.StreamResponse:
+        self, request: Request, watcher: Watcher, stream: bool
+    ) -> Response | StreamResponse:
         """etcd ``handleKeyWatch``: headers at once, then one event (or every event, one
         JSON line each, with ``stream``); the watch ends when the client goes away, the
         watcher overflows, or the member stops."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from etcdpy.api import gojson
 from etcdpy.api.auth import no_auth
 from etcdpy.api.auth_access import AccessGuard
 from etcdpy.api.goform import MAX_FORM_BYTES
+from etcdpy.api.http import Request, StreamResponse
 from etcdpy.api.memberrequest import MemberRequestError, content_type_error, parse_peer_urls
 from etcdpy.api.responses import (
     JSON,
@@ -45,7 +44,7 @@ class MembersHandler:
         self.guard = guard
         self._cid = id_str(server.cluster_id)
 
-    async def serve(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+    async def serve(self, request: Request, path: str) -> Response | StreamResponse:
         method = request.method
         if method not in ("GET", "POST", "DELETE", "PUT"):
             return method_not_allowed(ALLOWED)
@@ -69,7 +68,7 @@ class MembersHandler:
             return await self._remove(mid, h)
         return await self._update(request, mid, h)
 
-    def _get(self, sub: str, h: dict[str, str]) -> web.Response:
+    def _get(self, sub: str, h: dict[str, str]) -> Response:
         if sub == "":
             body = {"members": [m.to_dict() for m in self.server.members()]}
         elif sub == "leader":
@@ -84,9 +83,7 @@ class MembersHandler:
             status=200, body=gojson.dumps_line(body), headers={"Content-Type": JSON, **h}
         )
 
-    async def _peer_urls(
-        self, request: web.BaseRequest, h: dict[str, str]
-    ) -> list[str] | web.Response:
+    async def _peer_urls(self, request: Request, h: dict[str, str]) -> list[str] | Response:
         bad_type = content_type_error(request.headers.get("Content-Type"))
         if bad_type is not None:
             return message_error(415, bad_type, h)
@@ -111,9 +108,9 @@ class MembersHandler:
         except MemberRequestError as exc:
             return message_error(400, str(exc), h)
 
-    async def _add(self, request: web.BaseRequest, h: dict[str, str]) -> web.Response:
+    async def _add(self, request: Request, h: dict[str, str]) -> Response:
         urls = await self._peer_urls(request, h)
-        if isinstance(urls, web.Response):
+        if isinstance(urls, Response):
             return urls
         try:
             m = await self.server.add_member(urls)
@@ -126,7 +123,7 @@ class MembersHandler:
             status=201, body=gojson.dumps_line(m.to_dict()), headers={"Content-Type": JSON, **h}
         )
 
-    async def _remove(self, mid: int, h: dict[str, str]) -> web.Response:
+    async def _remove(self, mid: int, h: dict[str, str]) -> Response:
         try:
             await self.server.remove_member(mid)
         except MemberRemoved:
@@ -138,9 +135,9 @@ class MembersHandler:
             return message_error(500, "Internal Server Error", h)
         return Response(status=204, headers=h)
 
-    async def _update(self, request: web.BaseRequest, mid: int, h: dict[str, str]) -> web.Response:
+    async def _update(self, request: Request, mid: int, h: dict[str, str]) -> Response:
         urls = await self._peer_urls(request, h)
-        if isinstance(urls, web.Response):
+        if isinstance(urls, Response):
             return urls
         try:
             await self.server.update_member(mid, urls)

@@ -8,46 +8,21 @@ and member objects, ``json.Marshal`` (none) for stats, versions and members-API 
 
 from __future__ import annotations
 
-from typing import Any
-
-from aiohttp import HttpVersion11, web
-
 from etcdpy.api import gojson
 from etcdpy.api.goform import html_escape
+from etcdpy.api.http import Request, Response, StreamResponse
 from etcdpy.store.errors import EtcdError
 
+__all__ = ["Request", "Response", "StreamResponse"]
+
 # Request storage: the CORS headers every answer to this request carries (None: none).
-CORS_HEADERS: Any = (
-    web.RequestKey("etcdpy.cors", object) if hasattr(web, "RequestKey") else "etcdpy.cors"
-)
+CORS_HEADERS = "etcdpy.cors"
 
 
-async def continue_body(request: web.BaseRequest) -> None:
+async def continue_body(request: Request) -> None:
     """Send ``100 Continue`` to a client waiting for it, as Go does on the first read of
     the body (curl waits a second for it before sending a large body)."""
-    if (
-        request.version == HttpVersion11
-        and request.headers.get("Expect", "").lower() == "100-continue"
-        and request.writer.output_size == 0
-    ):
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-
-
-class Response(web.Response):
-    """An aiohttp response without the ``Server`` header (etcd sends none)."""
-
-    async def _prepare_headers(self) -> None:
-        await super()._prepare_headers()
-        self.headers.popall("Server", None)
-
-
-class StreamResponse(web.StreamResponse):
-    """A streamed response (watches) without the ``Server`` header."""
-
-    async def _prepare_headers(self) -> None:
-        await super()._prepare_headers()
-        self.headers.popall("Server", None)
+    request.send_continue()
 
 
 JSON = "application/json"

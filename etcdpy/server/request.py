@@ -7,6 +7,7 @@ order. Paths are store paths: user keys carry the ``/1`` prefix, cluster data ``
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ QGET = "QGET"
 SYNC = "SYNC"
 
 STORE_KEYS_PREFIX = "/1"
+
+# One packer per thread: msgpack.packb builds a new one (and its buffer) every call,
+# which costs twice the packing itself on the write path.
+_local = threading.local()
 STORE_CLUSTER_PREFIX = "/0"
 
 
@@ -72,7 +77,10 @@ class Request:
     def encode(self) -> bytes:
         # Keys and values may hold invalid UTF-8 (etcd stores raw bytes); the API keeps
         # such bytes as lone surrogates, which must survive the log byte for byte.
-        return msgpack.packb(self.to_list(), unicode_errors="surrogateescape")
+        packer = getattr(_local, "packer", None)
+        if packer is None:
+            packer = _local.packer = msgpack.Packer(unicode_errors="surrogateescape")
+        return packer.pack(self.to_list())
 
     @classmethod
     def decode(cls, data: bytes) -> Request:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import resource
-import ssl
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -15,9 +14,13 @@ from aiohttp import web
 from etcdpy.server.config import Config, ConfigError
 from etcdpy.server.etcdserver import EtcdServer
 from etcdpy.server.member import id_str
+from etcdpy.server.tls import member_tls
 
 if TYPE_CHECKING:
+    import ssl
+
     from etcdpy.api.app import ClientAPI
+    from etcdpy.api.http import HTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +37,25 @@ def raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _ssl_context(cfg: Config) -> ssl.SSLContext:
-    if not cfg.cert_file or not cfg.key_file:
-        raise ConfigError(
-            "an https client URL needs --cert-file and --key-file; give both or listen on http."
-        )
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
-    if cfg.client_cert_auth:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        if cfg.trusted_ca_file:
-            ctx.load_verify_locations(cfg.trusted_ca_file)
-    return ctx
-
-
-def _site(runner: web.BaseRunner, url: str, cfg: Config) -> web.BaseSite:
+def _address(url: str) -> tuple[str, int, bool]:
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname or u.port is None:
         raise ConfigError(
             f"cannot listen on client URL {url!r}; use http://IP:port or https://IP:port."
         )
-    ctx = _ssl_context(cfg) if u.scheme == "https" else None
-    return web.TCPSite(runner, u.hostname, u.port, ssl_context=ctx, backlog=4096)
+    return u.hostname, u.port, u.scheme == "https"
+
+
+def _site(runner: web.BaseRunner, url: str, ctx: ssl.SSLContext | None) -> web.BaseSite:
+    host, port, tls = _address(url)
+    return web.TCPSite(runner, host, port, ssl_context=ctx if tls else None, backlog=4096)
+
+
+def _busy(kind: str, url: str, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot listen for {kind} on {url}: {exc.strerror or exc}; "
+        "is another member or program using that port?"
+    )
 
 
 async def run_member(cfg: Config) -> None:
@@ -65,32 +65,28 @@ async def run_member(cfg: Config) -> None:
     from etcdpy.api.app import ClientAPI
 
     raise_open_files_limit()
+    # Every certificate and key is read before the data dir is touched: a bad one ends
+    # the start with one sentence and leaves nothing behind.
+    tls = member_tls(cfg)
     server = EtcdServer(cfg)
     await server.start()
     api = ClientAPI(server, cfg.cors)
-    runner = web.ServerRunner(api.make_server(), shutdown_timeout=SHUTDOWN_GRACE_S)
-    await runner.setup()
+    http = api.make_server()
     peer_runner = web.AppRunner(peer_app(server), access_log=None, shutdown_timeout=1.0)
     await peer_runner.setup()
     try:
         for url in cfg.listen_peer_urls:
-            site = _site(peer_runner, url, cfg)
+            site = _site(peer_runner, url, tls.peer_server)
             try:
                 await site.start()
             except OSError as exc:
-                raise ConfigError(
-                    f"cannot listen for peers on {url}: {exc.strerror or exc}; "
-                    "is another member or program using that port?"
-                ) from None
+                raise _busy("peers", url, exc) from None
         for url in cfg.listen_client_urls:
-            site = _site(runner, url, cfg)
+            host, port, https = _address(url)
             try:
-                await site.start()
+                await http.listen(host, port, ssl=tls.client_server if https else None)
             except OSError as exc:
-                raise ConfigError(
-                    f"cannot listen for clients on {url}: {exc.strerror or exc}; "
-                    "is another member or program using that port?"
-                ) from None
+                raise _busy("clients", url, exc) from None
         log.info(
             "ready to serve client requests on %s (member %s, cluster %s)",
             ", ".join(cfg.listen_client_urls),
@@ -99,7 +95,7 @@ async def run_member(cfg: Config) -> None:
         )
         await server.wait_stopped()
     finally:
-        await asyncio.shield(_shutdown(runner, peer_runner, api, server))
+        await asyncio.shield(_shutdown(http, peer_runner, api, server))
 
 
 def peer_app(server: EtcdServer) -> web.Application:
@@ -111,11 +107,11 @@ def peer_app(server: EtcdServer) -> web.Application:
 
 
 async def _shutdown(
-    runner: web.BaseRunner, peer_runner: web.BaseRunner, api: ClientAPI, server: EtcdServer
+    http: HTTPServer, peer_runner: web.BaseRunner, api: ClientAPI, server: EtcdServer
 ) -> None:
     try:
         api.shutdown()
-        await runner.cleanup()
+        await http.close(SHUTDOWN_GRACE_S)
         await peer_runner.cleanup()
     finally:
         await server.stop()

@@ -179,6 +179,12 @@ class Store:
         ext = n.extern(now_ns) if n.children is None else n.extern_tree(recursive, sorted, now_ns)
         return Event(GET, ext, None, self._index)
 
+    def peek(self, path: str) -> str | None:
+        """The value of the key at ``path`` (None: missing or a directory), for the
+        server's own lookups: not counted in the statistics, no event built."""
+        n = self._find(clean_path(path))
+        return n.value if n is not None and n.children is None else None
+
     def record_get(self, ok: bool) -> None:
         """Count a get served without :meth:`get` (get() counts its own)."""
         self._stats.count(GET, ok)

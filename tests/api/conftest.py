@@ -13,9 +13,9 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import web
 
 from etcdpy.api.app import ClientAPI
+from etcdpy.api.http import HTTPServer
 from etcdpy.server.config import Config
 from etcdpy.server.etcdserver import EtcdServer
 from tests.procs import free_port, procs
@@ -45,7 +45,7 @@ class InProcessMember:
         self.url = url
         self.loop = asyncio.new_event_loop()
         self.server: EtcdServer | None = None
-        self.runner: web.BaseRunner | None = None
+        self.http: HTTPServer | None = None
         self.api: ClientAPI | None = None
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="api-member", daemon=True
@@ -66,9 +66,8 @@ class InProcessMember:
                 raise RuntimeError("the in-process member did not become ready")
             await asyncio.sleep(0.01)
         self.api = ClientAPI(self.server, self.cfg.cors)
-        self.runner = web.ServerRunner(self.api.make_server(), shutdown_timeout=1.0)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.http = self.api.make_server()
+        await self.http.listen("127.0.0.1", self.port)
 
     def call(self, coro: Any, timeout: float = START_TIMEOUT_S) -> Any:
         """Run a coroutine on the member's loop and return its result."""
@@ -87,8 +86,8 @@ class InProcessMember:
         async def _stop() -> None:
             if self.api is not None:
                 self.api.shutdown()
-            if self.runner is not None:
-                await self.runner.cleanup()
+            if self.http is not None:
+                await self.http.close(1.0)
             if self.server is not None:
                 await self.server.stop()
 
