@@ -102,3 +102,13 @@ def test_a_backup_started_without_force_new_cluster_is_refused_then_restores_wit
     m = start_member(group, "solo", b, "--force-new-cluster")
     assert dump(m.client_url) == stopped[1]
     assert put(m.client_url, "/d/new", "1").status == 201
+
+
+def test_another_members_data_dir_is_refused_naming_its_owner(
+    stopped: tuple[Path, dict[str, Any]], tmp_path: Path, group: ProcGroup
+) -> None:
+    d = copy_of(stopped[0], tmp_path)
+    initial = "solo=http://127.0.0.1:1,other=http://127.0.0.1:2"
+    line = refused_start(start_member(group, "other", d, initial_cluster=initial, ready=False))
+    assert f"the data dir {d} belongs to member solo" in line, line
+    assert "start other with its own --data-dir, or start this data dir with --name solo" in line
