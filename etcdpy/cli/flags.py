@@ -28,18 +28,10 @@ ENV_PREFIX = "ETCD_"
 
 # What the server cannot honour yet, by flag name, plus URL schemes; each is refused with
 # a sentence naming the reason. Lift an entry when the server learns it.
-NOT_YET_SUPPORTED: dict[str, str] = {
-    "cert-file": "TLS is not supported by etcdpy yet",
-    "key-file": "TLS is not supported by etcdpy yet",
-    "trusted-ca-file": "TLS is not supported by etcdpy yet",
-    "ca-file": "TLS is not supported by etcdpy yet",
-    "client-cert-auth": "TLS is not supported by etcdpy yet",
-    "peer-cert-file": "TLS is not supported by etcdpy yet",
-    "peer-key-file": "TLS is not supported by etcdpy yet",
-    "peer-trusted-ca-file": "TLS is not supported by etcdpy yet",
-    "peer-client-cert-auth": "TLS is not supported by etcdpy yet",
-    "https": "TLS is not supported by etcdpy yet",
-}
+NOT_YET_SUPPORTED: dict[str, str] = {}
+
+# URL schemes a member URL may use.
+URL_SCHEMES = ("http", "https")
 
 
 class FlagError(Exception):
@@ -93,8 +85,10 @@ def _check_url(url: str) -> tuple[str, int]:
         raise ValueError(
             f'{NOT_YET_SUPPORTED[parts.scheme]}, so "{url}" cannot be used; use http://'
         )
-    if parts.scheme != "http":
-        raise ValueError(f'URL scheme must be http in "{url}"; write URLs as http://127.0.0.1:2379')
+    if parts.scheme not in URL_SCHEMES:
+        raise ValueError(
+            f'URL scheme must be http or https in "{url}"; write URLs as http://127.0.0.1:2379'
+        )
     if parts.username is not None or parts.password is not None:
         raise ValueError(f'URL "{url}" must not contain a user name or password')
     host = parts.hostname or ""
@@ -336,7 +330,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "ca-file",
         _SECURITY,
-        "DEPRECATED: path to the client server TLS CA file; use --trusted-ca-file.",
+        "DEPRECATED (etcd 2.x): path to the client server TLS CA file; the same as "
+        "--trusted-ca-file with --client-cert-auth.",
         parse_string,
         "trusted_ca_file",
     ),
@@ -500,6 +495,10 @@ def _refuse_not_yet_supported(values: Mapping[str, object]) -> None:
 def _build_config(values: Mapping[str, object]) -> Config:
     changes = {FLAGS_BY_NAME[n].attr: v for n, v in values.items() if FLAGS_BY_NAME[n].attr}
     cfg = dataclasses.replace(Config(), **changes)
+    if values.get("ca-file"):
+        # etcd 2.x: "-ca-file ca.crt could be replaced by -trusted-ca-file ca.crt
+        # -client-cert-auth and etcd will perform the same".
+        cfg.client_cert_auth = True
     if "initial-cluster" not in values:
         # etcd 3.4: a member started with only --name bootstraps a cluster of itself.
         cfg.initial_cluster = {cfg.name: list(cfg.initial_advertise_peer_urls)}

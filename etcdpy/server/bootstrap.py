@@ -52,6 +52,7 @@ from etcdpy.server.storage import (
     snap_dir,
     wal_dir,
 )
+from etcdpy.server.tls import client_context, peer_files
 from etcdpy.snap import SnapError, Snapshotter
 from etcdpy.store import Store, StoreSnapshotError
 from etcdpy.wal import (
@@ -198,7 +199,8 @@ async def fetch_cluster(cfg: Config) -> tuple[int, list[Member]]:
     urls = [u for u in urls if u not in own]
     tried: list[str] = []
     timeout = aiohttp.ClientTimeout(total=JOIN_FETCH_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    connector = aiohttp.TCPConnector(ssl=client_context(peer_files(cfg)) or True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         for url in urls:
             try:
                 async with session.get(url.rstrip("/") + "/members") as resp:

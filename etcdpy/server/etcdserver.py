@@ -77,6 +77,7 @@ from etcdpy.server.stats import (
     ServerStats,
 )
 from etcdpy.server.storage import DataDirError, MemberStorage
+from etcdpy.server.tls import client_context, peer_files
 from etcdpy.server.transport import Transport, TransportHooks
 from etcdpy.store import EtcdError, Event, Store, StoreSnapshotError, Watcher
 from etcdpy.version import ETCD_CLUSTER_VERSION
@@ -179,6 +180,7 @@ class EtcdServer:
                 mismatch=self._on_cluster_mismatch,
                 lost_data=self._on_lost_data,
             ),
+            ssl_context=client_context(peer_files(self.cfg)),
         )
         for mid, urls in boot.initial_peers.items():
             if mid != self.id:

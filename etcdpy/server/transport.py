@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import struct
 import time
 from collections import deque
@@ -301,10 +302,19 @@ class PeerSender:
 class Transport:
     """All peers of this member, and the handlers of its peer listener."""
 
-    def __init__(self, member_id: int, cluster_id: int, hooks: TransportHooks) -> None:
+    def __init__(
+        self,
+        member_id: int,
+        cluster_id: int,
+        hooks: TransportHooks,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.member_id = member_id
         self.cluster_id = cluster_id
         self.hooks = hooks
+        # For https:// peers: this member's peer certificate and the CAs it trusts
+        # (None: the system's CAs and no client certificate).
+        self.ssl_context = ssl_context
         self.peers: dict[int, PeerSender] = {}
         self._session: aiohttp.ClientSession | None = None
         self._refused: dict[int, float] = {}
@@ -313,7 +323,9 @@ class Transport:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=None, connect=1.0, sock_read=5.0)
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
+            connector = aiohttp.TCPConnector(
+                limit=0, keepalive_timeout=60, ssl=self.ssl_context or True
+            )
             self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
         return self._session
 

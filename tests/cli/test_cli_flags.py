@@ -297,7 +297,7 @@ def test_help_and_version_requests() -> None:
         ),
         (
             ["-listen-client-urls", "ftp://127.0.0.1:2379"],
-            'URL scheme must be http in "ftp://127.0.0.1:2379"',
+            'URL scheme must be http or https in "ftp://127.0.0.1:2379"',
             EXIT_BAD_VALUE,
         ),
         (
@@ -367,31 +367,35 @@ def test_advertised_urls_may_use_host_names() -> None:
     assert cfg.advertise_client_urls == ["http://etcd.example.com:2379"]
 
 
-# --- not yet supported ----------------------------------------------------------------------
+# --- TLS ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "attr", "value"),
     [
-        ["-cert-file", "c.pem"],
-        ["--key-file=k.pem"],
-        ["-trusted-ca-file", "ca.pem"],
-        ["-ca-file", "ca.pem"],
-        ["-client-cert-auth"],
-        ["-peer-cert-file", "c.pem"],
-        ["-peer-key-file", "k.pem"],
-        ["-peer-trusted-ca-file", "ca.pem"],
-        ["--peer-client-cert-auth=true"],
+        (["-cert-file", "c.pem"], "cert_file", "c.pem"),
+        (["--key-file=k.pem"], "key_file", "k.pem"),
+        (["-trusted-ca-file", "ca.pem"], "trusted_ca_file", "ca.pem"),
+        (["-client-cert-auth"], "client_cert_auth", True),
+        (["-peer-cert-file", "c.pem"], "peer_cert_file", "c.pem"),
+        (["-peer-key-file", "k.pem"], "peer_key_file", "k.pem"),
+        (["-peer-trusted-ca-file", "ca.pem"], "peer_trusted_ca_file", "ca.pem"),
+        (["--peer-client-cert-auth=true"], "peer_client_cert_auth", True),
     ],
 )
-def test_tls_flags_are_refused_not_ignored(args: list[str]) -> None:
-    err = refused(*args)
-    assert err.exit_code == EXIT_BAD_VALUE
-    assert "cannot be honoured: TLS is not supported by etcdpy yet" in str(err)
+def test_tls_flags_are_read(args: list[str], attr: str, value: object) -> None:
+    assert getattr(cfg_of(*args), attr) == value
 
 
-def test_tls_flag_from_env_is_refused() -> None:
-    assert "-cert-file cannot be honoured" in str(refused(env={"ETCD_CERT_FILE": "c.pem"}))
+def test_ca_file_is_trusted_ca_with_client_cert_auth() -> None:
+    # etcd 2.x: "-ca-file ca.crt could be replaced by -trusted-ca-file ca.crt -client-cert-auth".
+    cfg = cfg_of("-ca-file", "ca.pem")
+    assert (cfg.trusted_ca_file, cfg.client_cert_auth) == ("ca.pem", True)
+    assert cfg_of("-trusted-ca-file", "ca.pem").client_cert_auth is False
+
+
+def test_tls_flag_from_env_is_read() -> None:
+    assert cfg_of(env={"ETCD_CERT_FILE": "c.pem"}).cert_file == "c.pem"
 
 
 def test_tls_flags_at_their_defaults_are_harmless() -> None:
@@ -402,20 +406,29 @@ def test_tls_flags_at_their_defaults_are_harmless() -> None:
     "flag",
     ["-listen-client-urls", "-advertise-client-urls", "-initial-advertise-peer-urls"],
 )
-def test_https_urls_are_refused(flag: str) -> None:
-    err = refused(flag, "https://127.0.0.1:2379")
-    assert "TLS is not supported by etcdpy yet" in str(err)
+def test_https_urls_are_accepted(flag: str) -> None:
+    cfg = cfg_of(flag, "https://127.0.0.1:2379")
+    attr = flag.lstrip("-").replace("-", "_")
+    assert getattr(cfg, attr) == ["https://127.0.0.1:2379"]
+
+
+def test_https_in_initial_cluster_is_accepted() -> None:
+    cfg = cfg_of("-initial-cluster", "d=https://127.0.0.1:2380")
+    assert cfg.initial_cluster == {"d": ["https://127.0.0.1:2380"]}
+
+
+def test_other_schemes_are_refused() -> None:
+    err = refused("-listen-client-urls", "unix://127.0.0.1:2379")
+    assert "URL scheme must be http or https" in str(err)
     assert err.exit_code == EXIT_BAD_VALUE
 
 
-def test_https_in_initial_cluster_is_refused() -> None:
-    assert "TLS is not supported" in str(refused("-initial-cluster", "d=https://127.0.0.1:2380"))
-
-
-def test_lifting_an_entry_lets_the_flag_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The single list is the only gate: removing an entry is all it takes to allow it.
-    monkeypatch.delitem(flags.NOT_YET_SUPPORTED, "cert-file")
-    assert cfg_of("-cert-file", "c.pem").cert_file == "c.pem"
+def test_an_entry_in_not_yet_supported_refuses_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The single list is the only gate: an entry refuses its flag with the reason given.
+    monkeypatch.setitem(flags.NOT_YET_SUPPORTED, "cert-file", "not today")
+    err = refused("-cert-file", "c.pem")
+    assert "-cert-file cannot be honoured: not today" in str(err)
+    assert err.exit_code == EXIT_BAD_VALUE
 
 
 # --- help --------------------------------------------------------------------------------------
@@ -432,4 +445,4 @@ def test_help_lists_every_flag_with_default_and_meaning() -> None:
     assert "  --listen-client-urls 'http://localhost:2379'\n" in text
     assert "  --initial-cluster-state 'new'\n" in text
     assert "  --force-new-cluster 'false'\n" in text
-    assert "(not supported yet: refused)" in text.split("--cert-file", 1)[1].split("\n")[1]
+    assert "(not supported yet: refused)" not in text.split("--cert-file", 1)[1].split("\n")[1]

@@ -65,7 +65,18 @@ def test_version_names_etcdpy_and_emulated_etcd(capsys: pytest.CaptureFixture[st
         (["-snapshot-count", "-1"], 1, 'etcdpy: invalid value "-1" for flag -snapshot-count'),
         (["-election-timeout", "400"], 1, "etcdpy: --election-timeout[400ms] should be at"),
         (["-election-timeout", "60000"], 1, "etcdpy: --election-timeout[60000ms] is too long"),
-        (["-cert-file", "c.pem"], 1, "etcdpy: -cert-file cannot be honoured"),
+        (
+            [
+                "-listen-client-urls",
+                "https://127.0.0.1:1",
+                "-cert-file",
+                "/nonexistent/c.pem",
+                "-key-file",
+                "/nonexistent/k.pem",
+            ],
+            1,
+            "etcdpy: cannot read --cert-file=/nonexistent/c.pem: No such file or directory;",
+        ),
         (
             ["-name", "n1", "-initial-cluster", "n2=http://127.0.0.1:2380"],
             1,

@@ -114,7 +114,12 @@ BEFORE_ENABLE = [
     J("role-create-bare", "PUT", "/v2/auth/roles/r3", b'{"role":"r3"}'),
     S("role-get-r2", "GET", "/v2/auth/roles/r2"),
     J("role-grant", "PUT", "/v2/auth/roles/r1", b'{"role":"r1","grant":{"kv":{"read":["/c"]}}}'),
-    J("role-grant-dup", "PUT", "/v2/auth/roles/r1", b'{"role":"r1","grant":{"kv":{"read":["/c"]}}}'),
+    J(
+        "role-grant-dup",
+        "PUT",
+        "/v2/auth/roles/r1",
+        b'{"role":"r1","grant":{"kv":{"read":["/c"]}}}',
+    ),
     J(
         "role-revoke-missing",
         "PUT",
