@@ -298,8 +298,12 @@ class EtcdServer:
         raise ServerError(ERR_UNKNOWN_METHOD)
 
     def auth_enabled(self) -> bool:
-        """Whether v2 auth is on (``/2/enabled`` in the store, as etcd keeps it)."""
-        return self.store.peek(AUTH_ENABLED_KEY) == "true"
+        """Whether v2 auth is on (``/2/enabled`` in the store, as etcd keeps it). etcd
+        reads it with a store get on every request, which the store statistics count;
+        so do we, without building the error a missing key would raise."""
+        value = self.store.peek(AUTH_ENABLED_KEY)
+        self.store.record_get(value is not None)
+        return value == "true"
 
     def _check_running(self) -> None:
         if self._stopping or not self._started:
