@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,9 @@ class Measurement:
     run: int
     load: LoadResult
     cpu_percent: list[float]  # per member, leader first (100 = one core)
+    # CPU used by everything else on the machine meanwhile: other engineers' work on a
+    # shared machine, the reason two runs of one row can differ.
+    others_cpu_percent: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +125,7 @@ class Measurement:
             "run": self.run,
             **self.load.to_dict(),
             "cpu_percent": [round(c, 1) for c in self.cpu_percent],
+            "others_cpu_percent": round(self.others_cpu_percent, 1),
         }
 
 
@@ -147,6 +152,15 @@ def _cpu_seconds(pid: int) -> float:
         # Fields after the parenthesised command name; utime and stime are 14th and 15th.
         rest = f.read().rsplit(")", 1)[1].split()
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all CPUs have spent busy since boot (/proc/stat, idle and iowait out)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is inside user already)
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _get_json(proc: Proc, path: str) -> Any:
@@ -273,14 +287,16 @@ def measure(row: Row, kind: str, run: int, settings: Settings) -> Measurement:
         spec = LoadSpec(row.method, cluster.targets(row.spread), settings.clients, row.query)
         if settings.warmup_s > 0:
             run_wrk(spec, settings.warmup_s)
-        before = cluster.cpu_seconds()
+        before, busy_before = cluster.cpu_seconds(), _machine_busy_seconds()
         load = run_wrk(spec, settings.duration_s)
-        after = cluster.cpu_seconds()
+        after, busy_after = cluster.cpu_seconds(), _machine_busy_seconds()
         cluster.check_alive()
     finally:
         cluster.close()
     cpu = [100.0 * (a - b) / load.duration_s for a, b in zip(after, before, strict=True)]
-    return Measurement(row.key, kind, run, load, cpu)
+    busy = 100.0 * (busy_after - busy_before) / load.duration_s
+    others = max(0.0, busy - sum(cpu) - load.generator_cpu_percent)
+    return Measurement(row.key, kind, run, load, cpu, others)
 
 
 # ---------------------------------------------------------------- output
@@ -694,7 +710,7 @@ class Progress:
             f"{m.load.ops_per_s:>9,.0f}/s  p50 {_fmt_ms(m.load.p50_ms)} ms  "
             f"p99 {_fmt_ms(m.load.p99_ms)} ms  cpu: members {sum(m.cpu_percent):.0f}% "
             f"({'/'.join(f'{c:.0f}' for c in m.cpu_percent)}), "
-            f"wrk {m.load.generator_cpu_percent:.0f}%"
+            f"wrk {m.load.generator_cpu_percent:.0f}%, others {m.others_cpu_percent:.0f}%"
             + (
                 f"  failed {m.load.errors + m.load.bad_status}"
                 if m.load.errors or m.load.bad_status
@@ -717,7 +733,13 @@ def _measurements(
                 yield m
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds through every ``finally``, so the members get killed by PID.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _parse_args(argv)
     if args.quick:
         args.duration = 2
@@ -794,6 +816,11 @@ def _run_table(args: argparse.Namespace, settings: Settings) -> int:
         f"\nratio = etcdpy/etcd ops/s (goal >= {GOAL_THROUGHPUT_RATIO}); p99x = etcdpy p99 / "
         f"etcd p99 (goal <= {GOAL_P99_RATIO}); medians over runs, ±% = half the min-max "
         "range; cpu% = all members' CPU (100 = one core)."
+    )
+    others = [m.others_cpu_percent for m in measurements]
+    print(
+        f"other processes on the machine used {_median(others):.0f}% CPU (median; max "
+        f"{max(others):.0f}%) while rows ran; load average now {os.getloadavg()[0]:.2f}."
     )
     if args.json:
         doc = {
