@@ -16,13 +16,21 @@ failing with the last thing it saw.  No bare sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import os
+import shutil
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
+
+import aiohttp
 
 from tests.faults import FaultNet
 from tests.procs import LOOPBACK, Proc, ProcGroup, free_port, member_args, wait_ready
@@ -314,3 +322,52 @@ def stream_events(base_url: str, path: str, count: int, timeout: float = 15.0) -
         return events
     finally:
         conn.close()
+
+
+_LOAD_LUA = Path(__file__).with_name("load_keys.lua")
+LOAD_CLIENTS = 64
+
+
+def load_keys(m: Proc, prefix: str, count: int, deadline_s: float = 300.0) -> int:
+    """Write at least ``count`` new keys ``<prefix>/k<n>`` through ``m`` from 64
+    concurrent connections (wrk when installed: a C client leaves the CPU to the
+    members; else asyncio clients).  Returns the store index once every write that
+    was sent has been applied on ``m`` (a last write after the load marks it)."""
+    target = store_index(m) + count
+    wrk = shutil.which("wrk")
+    if wrk is not None:
+        env = dict(os.environ, LOAD_PREFIX=key_path(prefix) + "/k")
+        cmd = [wrk, "-t1", f"-c{LOAD_CLIENTS}", f"-d{int(deadline_s)}s", "-s", str(_LOAD_LUA)]
+        proc = subprocess.Popen(
+            [*cmd, m.client_url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            poll(lambda: store_index(m) >= target, f"{count} keys loaded", deadline_s, 0.2)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+    else:
+        asyncio.run(_load_async(m.client_url, prefix, count))
+    # Proposals of requests cut off with wrk are in the log before this one.
+    r = put(m.client_url, f"{prefix}-done", "1", timeout=30.0)
+    assert r.status in (200, 201), r.body
+    return r.etcd_index
+
+
+async def _load_async(base_url: str, prefix: str, count: int) -> None:
+    numbers = iter(range(1, count + 1))
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def worker() -> None:
+            for n in numbers:
+                url = f"{base_url}{key_path(prefix)}/k{n}"
+                async with session.put(url, data={"value": str(n)}) as r:
+                    await r.read()
+                    assert r.status == 201, (url, r.status)
+
+        await asyncio.gather(*(worker() for _ in range(LOAD_CLIENTS)))
