@@ -595,9 +595,10 @@ def profile(row: Row, settings: Settings, seconds: int, native: bool = False) ->
                 str(seconds),
                 "--rate",
                 str(PROFILE_RATE_HZ),
-                "--nonblocking",
                 "--threads",
-                *(["--native"] if native else []),
+                # Native unwinding needs the target paused per sample (py-spy refuses
+                # --native with --nonblocking); otherwise never pause the member.
+                *(["--native"] if native else ["--nonblocking"]),
                 "--format",
                 "raw",
                 "--output",
@@ -679,7 +680,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="instead of the table: py-spy on the etcdpy leader under ROW's load",
     )
     p.add_argument("--profile-seconds", type=int, default=10, help="py-spy duration (10)")
-    p.add_argument("--profile-native", action="store_true", help="py-spy --native (C frames too)")
+    p.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="py-spy --native: C frames too (pauses the member per sample: slower)",
+    )
     return p.parse_args(argv)
 
 
