@@ -5,36 +5,12 @@ etcd recovers from (an older snapshot and the WAL after it) is recovered from.""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.cluster.kit import put
-from tests.ops.kit import ctl, dump, refused_start, start_member, write_keys
-from tests.procs import ProcGroup, proc_group
-
-SNAPSHOT_COUNT = "20"
-
-
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """A stopped one-member data dir with a few snapshots, and its key space."""
-    base = tmp_path_factory.mktemp("damage")
-    with proc_group(base) as group:
-        m = start_member(group, "solo", base / "solo.etcd", "--snapshot-count", SNAPSHOT_COUNT)
-        write_keys(m.client_url, "/d", 70)
-        keys = dump(m.client_url)
-        assert m.stop() == 0
-    assert len(list((base / "solo.etcd" / "snap").glob("*.snap"))) >= 2
-    yield base / "solo.etcd", keys
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcGroup]:
-    with proc_group(tmp_path) as g:
-        yield g
+from tests.ops.kit import ctl, dump, refused_start, start_member
+from tests.procs import ProcGroup
 
 
 def copy_of(src: Path, tmp_path: Path) -> Path:
