@@ -16,6 +16,7 @@ from tests.cluster.kit import call, get, poll, put, same_index, start_cluster, w
 from tests.ops.kit import (
     ctl,
     dump,
+    etcdctl,
     member_add,
     members_of,
     start_member,
@@ -122,3 +123,22 @@ def test_guide_backup_restore_and_grow_back_to_three(tmp_path: Path) -> None:
         assert put(members[2].client_url, "/after/grow", "3").status == 201
         same_index(members, "/after/grow")
         wait_same_dump(members, dump(normal.client_url))
+
+        # The reference's etcdctl (v2) drives the member commands against etcdpy too.
+        listed = etcdctl("--endpoints", normal.client_url, "member", "list")
+        assert listed.rc == 0 and listed.out.count("\n") == 3, listed
+        assert listed.out == ctl("--endpoints", normal.client_url, "member", "list").out
+        spare = f"http://{LOOPBACK}:{free_port()}"
+        added = etcdctl("--endpoints", normal.client_url, "member", "add", "spare", spare)
+        assert added.rc == 0 and "Added member named spare with ID " in added.out, added
+        spare_id = added.out.split(" with ID ")[1].split()[0]
+        moved = f"http://{LOOPBACK}:{free_port()}"
+        r = etcdctl("--endpoints", normal.client_url, "member", "update", spare_id, moved)
+        assert (r.rc, r.out) == (0, f"Updated member with ID {spare_id} in cluster\n"), r
+        assert (
+            f"{spare_id}[unstarted]: peerURLs={moved}"
+            in etcdctl("--endpoints", normal.client_url, "member", "list").out
+        )
+        r = etcdctl("--endpoints", normal.client_url, "member", "remove", spare_id)
+        assert (r.rc, r.out) == (0, f"Removed member {spare_id} from cluster\n"), r
+        assert [m["name"] for m in members_of(normal.client_url)] == ["n1", "n2", "n3"]
