@@ -1,9 +1,10 @@
 """The peer transport: Raft messages between members over HTTP (etcd ``rafthttp``).
 
-Each remote member gets a :class:`PeerSender`: a queue and one task that takes every
-queued message and POSTs them as one msgpack batch to ``<peer>/raft`` on a kept-alive
-connection, so a busy leader sends one request per peer per Raft round whatever the
-number of proposals. Snapshots go through their own task as a streamed POST to
+Each remote member gets a :class:`PeerSender`: a queue and one task that writes every
+queued message as one msgpack batch on a long-lived chunked POST to
+``<peer>/raft/stream``, so a busy leader writes once per peer per Raft round whatever
+the number of proposals, with no request per batch. (``POST <peer>/raft`` takes a
+single batch too.) Snapshots go through their own task as a streamed POST to
 ``<peer>/raft/snapshot``, read from memory in chunks, so a large snapshot never blocks
 the heartbeats and is never copied whole.
 
@@ -26,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgpack
@@ -47,6 +49,13 @@ MAX_BATCH_BYTES = 4 << 20
 # Messages waiting for one peer beyond this are dropped, as etcd's stream buffer does;
 # Raft resends what matters.
 MAX_QUEUED = 4096
+# A frame on a stream may not be larger than this (a batch is cut at MAX_BATCH_BYTES).
+MAX_FRAME_BYTES = 64 << 20
+CONNECT_TIMEOUT_S = 1.0
+ANSWER_TIMEOUT_S = 5.0
+# A peer that reads nothing for this long (stopped, or cut off) gets a new connection.
+DRAIN_TIMEOUT_S = 5.0
+WRITE_BUFFER_HIGH = 1 << 20
 SNAPSHOT_CHUNK = 64 << 10
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 1.0
@@ -109,6 +118,44 @@ class TransportHooks:
     lost_data: Callable[[int, str], None] = field(default=lambda _id, _reason: None)
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+_LEN = struct.Struct(">I")
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, str]:
+    """The status of an HTTP answer; for a refusal, its body (the reason) as well."""
+    line = await reader.readline()
+    parts = line.decode("latin-1").split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionResetError(f"the peer answered {line[:80]!r}")
+    status = int(parts[1])
+    length = -1
+    chunked = False
+    while True:
+        h = await reader.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = h.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip() or 0)
+        elif name.strip().lower() == "transfer-encoding":
+            chunked = "chunked" in value.lower()
+    if status == 200:
+        return status, ""
+    body = b""
+    if length >= 0:
+        body = await reader.readexactly(min(length, 65536))
+    elif not chunked:
+        body = await reader.read(65536)
+    return status, body.decode("utf-8", "replace").strip()
+
+
 def _encode_batch(msgs: list[Message]) -> bytes:
     return msgpack.packb([m.to_list() for m in msgs])
 
@@ -136,6 +183,8 @@ class PeerSender:
         self.dropped = 0
         # The peer's last answer was 412 "cluster ID mismatch" (cleared by a success).
         self.mismatched = False
+        self._stream_error: BaseException | None = None
+        self._heartbeat_at = 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"peer-{self.peer_id:x}")
@@ -186,13 +235,15 @@ class PeerSender:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = self._take_batch()
-            if not batch:
-                continue
-            ok = await self._post(batch)
-            if ok:
+            try:
+                await self._stream()
                 backoff = BACKOFF_MIN
-                continue
+            except _Refused as exc:
+                self.stats.fail += 1
+                self._handle_refusal(exc.status, exc.reason.encode())
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                self.stats.fail += 1
+                self._set_active(False, str(exc) or type(exc).__name__)
             # The peer is down or refusing: Raft must know, so that it probes instead of
             # streaming, and the next tries wait a little longer each time.
             self._t.hooks.unreachable(self.peer_id)
@@ -200,28 +251,81 @@ class PeerSender:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _post(self, batch: list[Message]) -> bool:
-        body = _encode_batch(batch)
-        url = self._url() + "/raft"
-        start = time.perf_counter()
+    async def _stream(self) -> None:
+        """One connection to the peer: a chunked POST to ``/raft/stream`` that carries
+        every batch as a length-prefixed msgpack frame for as long as it stays up (etcd
+        keeps such long-lived streams too): one write per batch, no request per batch."""
+        url = urlsplit(self._url())
+        tls = url.scheme == "https"
+        host, port = url.hostname or "127.0.0.1", url.port or (443 if tls else 80)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                host,
+                port,
+                ssl=(self._t.ssl_context or True) if tls else None,
+                server_hostname=host if tls else None,
+            ),
+            CONNECT_TIMEOUT_S,
+        )
+        watcher: asyncio.Task[None] | None = None
         try:
-            async with self._t.session.post(
-                url, data=body, headers=self._t.headers(self.peer_id)
-            ) as resp:
-                status = resp.status
-                text = await resp.read() if status not in (200, 204) else b""
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            self._set_active(False, str(exc) or type(exc).__name__)
-            self.stats.fail += 1
-            return False
-        if status in (200, 204):
-            self.stats.record((time.perf_counter() - start) * 1000.0)
+            head = [f"POST /raft/stream HTTP/1.1\r\nHost: {url.netloc}\r\n"]
+            head += [f"{k}: {v}\r\n" for k, v in self._t.headers(self.peer_id).items()]
+            head.append("Transfer-Encoding: chunked\r\n\r\n")
+            writer.write("".join(head).encode("latin-1"))
+            status, reason = await asyncio.wait_for(_read_answer(reader), ANSWER_TIMEOUT_S)
+            if status != 200:
+                raise _Refused(status, reason)
             self._set_active(True, "")
             self.mismatched = False
-            return True
-        self.stats.fail += 1
-        self._handle_refusal(status, text)
-        return False
+            self._stream_error = None
+            watcher = asyncio.create_task(self._watch_answers(reader))
+            while True:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                if self._stream_error is not None:
+                    raise self._stream_error
+                if not self._queue:
+                    continue
+                frame = _encode_batch(self._take_batch())
+                writer.write(b"%x\r\n%b%b\r\n" % (len(frame) + 4, _LEN.pack(len(frame)), frame))
+                self.stats.success += 1
+                if writer.transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
+                    await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            writer.close()
+
+    async def _watch_answers(self, reader: asyncio.StreamReader) -> None:
+        """The peer answers on the stream only to end it: ``<status> <reason>`` lines
+        (410 removed, 409 lost data) or by closing it; the sending loop is woken to end
+        its side."""
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    raise ConnectionResetError("the peer closed the stream")
+                status, _, reason = line.decode("utf-8", "replace").strip().partition(" ")
+                if status.isdigit():
+                    raise _Refused(int(status), reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stream_error = exc
+            self._wake.set()
+
+    def heartbeat_sent(self) -> None:
+        if self._heartbeat_at == 0.0:
+            self._heartbeat_at = time.perf_counter()
+
+    def heartbeat_answered(self) -> None:
+        """A heartbeat's answer came back: one round trip for ``/v2/stats/leader``."""
+        if self._heartbeat_at:
+            self.stats.record((time.perf_counter() - self._heartbeat_at) * 1000.0)
+            self.stats.success -= 1  # record() counts a success; batches are counted
+            self._heartbeat_at = 0.0
 
     def _handle_refusal(self, status: int, body: bytes) -> None:
         reason = body.decode("utf-8", "replace").strip()
@@ -361,7 +465,18 @@ class Transport:
         for m in msgs:
             sender = peers.get(m.to)
             if sender is not None:
+                if m.type == MessageType.HEARTBEAT:
+                    sender.heartbeat_sent()
                 sender.send(m)
+
+    def _note_answers(self, frm: int, msgs: list[Message]) -> None:
+        sender = self.peers.get(frm)
+        if sender is None:
+            return
+        for m in msgs:
+            if m.type == MessageType.HEARTBEAT_RESP:
+                sender.heartbeat_answered()
+                return
 
     async def stop(self) -> None:
         senders = list(self.peers.values())
@@ -417,6 +532,46 @@ class Transport:
             return web.Response(status=STATUS_LOST_DATA, text=verdict + "\n")
         return web.Response(status=204)
 
+    async def handle_stream(self, request: web.Request) -> web.StreamResponse:
+        """A peer's long-lived stream of message batches (see ``PeerSender._stream``)."""
+        checked = self._check(request)
+        if isinstance(checked, web.Response):
+            return checked
+        frm = checked
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "application/octet-stream"
+        await resp.prepare(request)
+        buf = bytearray()
+        content = request.content
+        while True:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 4:
+                (n,) = _LEN.unpack_from(buf)
+                if n > MAX_FRAME_BYTES:
+                    log.warning("peer %x sent a frame of %d bytes; closing its stream", frm, n)
+                    return resp
+                if len(buf) < 4 + n:
+                    break
+                frame = bytes(buf[4 : 4 + n])
+                del buf[: 4 + n]
+                try:
+                    msgs = _decode_batch(frame)
+                except Exception:
+                    log.warning("peer %x sent a malformed batch; closing its stream", frm)
+                    return resp
+                if self.hooks.is_removed(frm):
+                    await resp.write(b"410 removed member\n")
+                    return resp
+                self._note_answers(frm, msgs)
+                verdict = self.hooks.deliver(msgs)
+                if verdict:
+                    await resp.write(f"{STATUS_LOST_DATA} {verdict}\n".encode())
+                    return resp
+        return resp
+
     async def handle_snapshot(self, request: web.Request) -> web.Response:
         checked = self._check(request)
         if isinstance(checked, web.Response):
@@ -465,6 +620,7 @@ class Transport:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/raft", self.handle_raft),
+            web.post("/raft/stream", self.handle_stream),
             web.post("/raft/snapshot", self.handle_snapshot),
             web.get("/members", self.handle_members),
             web.get("/version", self.handle_version),
