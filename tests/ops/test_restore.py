@@ -117,6 +117,12 @@ def test_guide_backup_restore_and_grow_back_to_three(tmp_path: Path) -> None:
                 )
             )
             wait_same_dump(members, before)
+            # As the guide says: the next member only once this one has started (its
+            # name published), or member add would print an incomplete cluster.
+            poll(
+                lambda name=name: name in [m["name"] for m in members_of(normal.client_url)],
+                f"{name} published",
+            )
         assert [m["name"] for m in members_of(normal.client_url)] == ["n1", "n2", "n3"]
         wait_healthy(members)
         # The grown cluster replicates new writes to every member.
