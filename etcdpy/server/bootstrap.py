@@ -36,11 +36,12 @@ from etcdpy.raft.types import (
     HardState,
     Snapshot,
 )
-from etcdpy.server.config import Config, ConfigError
+from etcdpy.server.config import DEFAULT_PEER_URL, Config, ConfigError
 from etcdpy.server.member import Member, cluster_id, id_str, member_id, parse_id
 from etcdpy.server.membership import (
     Membership,
     attributes_key,
+    decode_conf_context,
     encode_conf_context,
     membership_from_store,
 )
@@ -297,7 +298,7 @@ def restart(cfg: Config) -> Boot:
                 "this member from the cluster and re-add it with an empty data dir"
             ) from None
         if cfg.force_new_cluster:
-            hs, ents = _force_new_cluster(cfg, wal, meta, snap, hs, ents)
+            hs, ents = _force_new_cluster(cfg, wal, meta, snap, store, hs, ents)
         else:
             _check_identity(cfg, meta, snap, store, ents)
         storage = MemoryStorage()
@@ -339,11 +340,16 @@ def _force_new_cluster(
     wal: WAL,
     meta: Metadata,
     snap: Snapshot | None,
+    store: Store,
     hs: HardState,
     ents: list[Entry],
 ) -> tuple[HardState, list[Entry]]:
     """etcd's ``restartAsStandaloneNode``: keep what was committed, then remove every
-    other member and (if missing) add this one, through entries written to the WAL."""
+    other member and (if missing) add this one, through entries written to the WAL.
+
+    Unlike etcd, which gives an added member localhost URLs, the member gets
+    ``--initial-advertise-peer-urls``; a member already in the log keeps its recorded
+    URLs unless that flag is set to something other than its default."""
     kept = [e for e in ents if e.index <= hs.commit]
     if len(kept) < len(ents):
         log.warning("discarding %d uncommitted WAL entries", len(ents) - len(kept))
@@ -357,11 +363,22 @@ def _force_new_cluster(
         last += 1
         cc = ConfChange(ConfChangeType.REMOVE_NODE, mid, encode_conf_context(0, Member(mid)))
         extra.append(Entry(term, last, EntryType.CONF_CHANGE, cc.encode()))
+    wanted = sorted(cfg.initial_advertise_peer_urls)
     if meta.member_id not in ids:
-        me = Member(meta.member_id, cfg.name, sorted(cfg.initial_advertise_peer_urls), [])
+        me = Member(meta.member_id, cfg.name, wanted, [])
         last += 1
         cc = ConfChange(ConfChangeType.ADD_NODE, me.id, encode_conf_context(0, me))
         extra.append(Entry(term, last, EntryType.CONF_CHANGE, cc.encode()))
+    elif wanted != [DEFAULT_PEER_URL] and wanted != _recorded_peer_urls(
+        store, kept, meta.member_id
+    ):
+        me = Member(meta.member_id, cfg.name, wanted, [])
+        last += 1
+        cc = ConfChange(ConfChangeType.UPDATE_NODE, me.id, encode_conf_context(0, me))
+        extra.append(Entry(term, last, EntryType.CONF_CHANGE, cc.encode()))
+        log.warning(
+            "forcing a new cluster: peer URLs of member %s become %s", id_str(me.id), wanted
+        )
     new_hs = HardState(term, hs.vote, last)
     try:
         wal.save(new_hs, extra)
@@ -374,6 +391,21 @@ def _force_new_cluster(
         len([e for e in extra if ConfChange.decode(e.data).type == ConfChangeType.REMOVE_NODE]),
     )
     return new_hs, kept + extra
+
+
+def _recorded_peer_urls(store: Store, ents: list[Entry], mid: int) -> list[str]:
+    """Member ``mid``'s peer URLs per the snapshot and the conf changes after it."""
+    members = membership_from_store(store, 0).members
+    urls = sorted(members[mid].peer_urls) if mid in members else []
+    for e in ents:
+        if e.type != EntryType.CONF_CHANGE:
+            continue
+        cc = ConfChange.decode(e.data)
+        if cc.node_id == mid and cc.type in (ConfChangeType.ADD_NODE, ConfChangeType.UPDATE_NODE):
+            _, m = decode_conf_context(cc.context)
+            if m is not None:
+                urls = sorted(m.peer_urls)
+    return urls
 
 
 def _log_member_ids(snap: Snapshot | None, ents: list[Entry]) -> set[int]:

@@ -34,6 +34,7 @@ def test_guide_member_migration_then_an_out_of_date_copy_is_refused(tmp_path: Pa
     with proc_group(tmp_path) as group:
         members = start_cluster(group, 3)
         lead = wait_leader(members)
+        lead_id = member_id_of(lead.client_url, lead.name)
         write_keys(lead.client_url, "/app", 30)
         n3 = next(m for m in members if m is not lead)
         name = n3.name
@@ -100,3 +101,17 @@ def test_guide_member_migration_then_an_out_of_date_copy_is_refused(tmp_path: Pa
         poll(lambda: member_id_of(lead.client_url, name) != n3_id, f"{name} under a new id")
         wait_same_dump(members, dump(lead.client_url))
         wait_healthy(members)
+
+        # Lastly, --force-new-cluster from a member's own data dir (not a backup): the
+        # member keeps its id and data, and takes the peer URL it is told to advertise.
+        before = dump(lead.client_url)
+        for m in members:
+            m.kill()
+        moved_peer = free_port()
+        alone = start_member(
+            group, lead.name, lead.data_dir, "--force-new-cluster", peer_port=moved_peer
+        )
+        (only,) = members_of(alone.client_url)
+        assert only["peerURLs"] == [f"http://{LOOPBACK}:{moved_peer}"]
+        assert only["id"] == lead_id
+        assert dump(alone.client_url) == before
