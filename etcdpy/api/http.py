@@ -41,6 +41,35 @@ BODY_BUFFER_LIMIT = 1 << 20
 LINGER_S = 1.0
 # A streaming answer whose client stopped reading for this long is abandoned.
 DRAIN_TIMEOUT_S = 30.0
+# A request body that stops arriving for this long is abandoned with its connection.
+BODY_TIMEOUT_S = 60.0
+# A connection with no request in progress is closed after this long (Go's clients keep
+# an idle connection 90 s and open a new one when they need it).
+IDLE_TIMEOUT_S = 300.0
+# Client connections beyond the limit are closed as they arrive: each holds a file
+# descriptor, and the WAL, the snapshots and the peers must always get theirs.
+FD_RESERVE = 1024
+MAX_CLIENT_CONNECTIONS = 100_000
+# Pipelined requests parsed ahead of the one being served: beyond this the rest of what
+# the client sent waits unparsed and its socket is not read, so a client that sends
+# without reading its answers cannot grow the member's memory. Data is parsed in slices
+# of FEED_SLICE bytes so that one large read cannot overshoot the bound by much.
+MAX_PIPELINED = 64
+FEED_SLICE = 4096
+# At most one refusal line per this many seconds in the log.
+REFUSAL_LOG_INTERVAL_S = 10.0
+
+
+def client_connection_limit() -> int:
+    """How many client connections a member accepts at once: the open-file limit less
+    :data:`FD_RESERVE`, at most :data:`MAX_CLIENT_CONNECTIONS`, at least 64."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CLIENT_CONNECTIONS
+    return max(64, min(MAX_CLIENT_CONNECTIONS, soft - FD_RESERVE))
+
 
 _BAD_REQUEST = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -83,6 +112,15 @@ class _DateCache:
 
 
 _DATE = _DateCache()
+
+_last_refusal_log = [-REFUSAL_LOG_INTERVAL_S]
+
+
+def _log_refusal(fmt: str, *args: object) -> None:
+    now = time.monotonic()
+    if now - _last_refusal_log[0] >= REFUSAL_LOG_INTERVAL_S:
+        _last_refusal_log[0] = now
+        log.warning(fmt, *args)
 
 
 class Headers:
@@ -165,10 +203,16 @@ class Body:
         return data
 
     async def _wait(self) -> None:
+        self._proto.parse_held_back()
         self._proto.resume_reading()
         self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await self._waiter
+            await asyncio.wait_for(self._waiter, BODY_TIMEOUT_S)
+        except TimeoutError:
+            # A client trickling (or withholding) its body must not hold a handler and
+            # a connection for ever: both are dropped, as if the client had gone away.
+            self._proto._abort()
+            raise asyncio.CancelledError from None
         finally:
             self._waiter = None
 
@@ -332,9 +376,16 @@ Handler = Callable[[Request], Awaitable[AnyResponse]]
 class HTTPProtocol(asyncio.Protocol):
     """One client connection: parse requests, run the handler for each in order."""
 
-    def __init__(self, handler: Handler, connections: set[HTTPProtocol]) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        connections: set[HTTPProtocol],
+        max_connections: int = MAX_CLIENT_CONNECTIONS,
+    ) -> None:
         self._handler = handler
         self._connections = connections
+        self._max_connections = max_connections
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._queue: deque[Request] = deque()
@@ -349,19 +400,33 @@ class HTTPProtocol(asyncio.Protocol):
         self._writing_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._lingering = False
+        # Received but not yet parsed (held back while MAX_PIPELINED requests wait).
+        self._unparsed = bytearray()
         self.closed = False
 
     # --- transport callbacks ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        if len(self._connections) >= self._max_connections:
+            _log_refusal(
+                "refusing client connections: %d are open, the limit for this member's "
+                "open-file limit; raise 'ulimit -n' or spread the clients over more members",
+                len(self._connections),
+            )
+            self.closed = True
+            transport.abort()
+            return
         self._connections.add(self)
+        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._connections.discard(self)
         if self._header_timer is not None:
             self._header_timer.cancel()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         gone = ConnectionResetError("the client went away")
         for req in (self._current, *self._queue):
             if req is not None:
@@ -376,20 +441,49 @@ class HTTPProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._hang_up(_BAD_REQUEST)
-        except httptools.HttpParserError:
-            self._hang_up(
-                _HEADERS_TOO_LARGE if self._header_bytes > MAX_HEADER_BYTES else _BAD_REQUEST
-            )
+        if self._unparsed:
+            self._unparsed += data
+            self.pause_reading()
+            return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        for off in range(0, len(data), FEED_SLICE):
+            if len(self._queue) >= MAX_PIPELINED:
+                self._unparsed += data[off:]
+                self.pause_reading()
+                return
+            try:
+                self._parser.feed_data(data[off : off + FEED_SLICE])
+            except httptools.HttpParserUpgrade:
+                self._hang_up(_BAD_REQUEST)
+                return
+            except httptools.HttpParserError:
+                self._hang_up(
+                    _HEADERS_TOO_LARGE if self._header_bytes > MAX_HEADER_BYTES else _BAD_REQUEST
+                )
+                return
+            if self._lingering or self.closed:
+                return
+
+    def parse_held_back(self) -> None:
+        """Parse what was held back, once the queue of waiting requests is short."""
+        if self._unparsed and len(self._queue) < MAX_PIPELINED // 2 and not self.closed:
+            data = bytes(self._unparsed)
+            self._unparsed.clear()
+            self._parse(data)
+            if not self._unparsed:
+                self.resume_reading()
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        # A client that does not read its answers gets no more of its requests read:
+        # otherwise pipelined requests and their answers pile up in memory.
+        self.pause_reading()
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self.resume_reading()
         w = self._drain_waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -397,6 +491,9 @@ class HTTPProtocol(asyncio.Protocol):
     # --- parser callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self._url = bytearray()
         self._headers = Headers()
         self._header_bytes = 0
@@ -449,11 +546,13 @@ class HTTPProtocol(asyncio.Protocol):
     async def _serve(self) -> None:
         try:
             while self._queue and not self.closed:
+                self.parse_held_back()
                 req = self._queue[0]
                 resp = await self._handler(req)
                 self._queue.popleft()
                 if isinstance(resp, Response):
                     self._answer(req, resp)
+                    await self.drain()
                 elif not resp.prepared:
                     await resp.prepare(req)
                     await resp.write_eof()
@@ -473,6 +572,8 @@ class HTTPProtocol(asyncio.Protocol):
             if self._queue and not self.closed:
                 # A request was queued while the last answer was being finished.
                 self._task = asyncio.get_running_loop().create_task(self._serve())
+            else:
+                self._arm_idle()
 
     def _body_left_unread(self, req: Request) -> bool:
         # The next request's bytes follow an unread body: close rather than parse on
@@ -579,6 +680,19 @@ class HTTPProtocol(asyncio.Protocol):
         if self._transport is not None and not self.closed:
             self._transport.abort()
 
+    def _arm_idle(self) -> None:
+        if self.closed:
+            return
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(IDLE_TIMEOUT_S, self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        self._idle_timer = None
+        if self._task is None and not self._queue and self._header_timer is None:
+            self._close_after_writing()
+
     def _header_timeout(self) -> None:
         self._header_timer = None
         self._abort()
@@ -592,15 +706,18 @@ class HTTPProtocol(asyncio.Protocol):
 class HTTPServer:
     """Listening sockets serving one handler; :meth:`close` ends every connection."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, max_connections: int | None = None) -> None:
         self._handler = handler
         self._servers: list[asyncio.Server] = []
         self._connections: set[HTTPProtocol] = set()
+        self.max_connections = (
+            max_connections if max_connections is not None else client_connection_limit()
+        )
 
     async def listen(self, host: str, port: int, ssl: Any = None, backlog: int = 4096) -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: HTTPProtocol(self._handler, self._connections),
+            lambda: HTTPProtocol(self._handler, self._connections, self.max_connections),
             host,
             port,
             ssl=ssl,
