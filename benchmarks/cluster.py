@@ -74,6 +74,8 @@ DEFAULT_SNAPSHOT_COUNT = 10_000
 GOAL_THROUGHPUT_RATIO = 0.5
 GOAL_P99_RATIO = 2.0
 PROFILE_RATE_HZ = 200
+# "Quiet" for --settle: other work uses less than a quarter of one core.
+QUIET_BUSY_PERCENT = 25.0
 
 
 class BenchError(Exception):
@@ -141,6 +143,8 @@ class Settings:
     # Where etcdpy members import etcdpy from (PYTHONPATH); None: this working tree.
     etcdpy_tree: Path | None = None
     etcdpy_source: str = ""
+    # Up to this many seconds before each measurement, wait for the machine to be quiet.
+    settle_s: float = 0.0
 
 
 # ---------------------------------------------------------------- clusters
@@ -161,6 +165,18 @@ def _machine_busy_seconds() -> float:
     # user nice system idle iowait irq softirq steal (guest time is inside user already)
     busy = sum(fields[:3]) + sum(fields[5:8])
     return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit_s: float, busy_percent: float = QUIET_BUSY_PERCENT) -> float:
+    """Wait (at most ``limit_s``) until the machine's CPUs were less than ``busy_percent``
+    busy over one second; the last second's busy percentage (100 = one core)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        before = _machine_busy_seconds()
+        time.sleep(1.0)  # the measurement window itself
+        busy = 100.0 * (_machine_busy_seconds() - before)
+        if busy < busy_percent or time.monotonic() >= deadline:
+            return busy
 
 
 def _get_json(proc: Proc, path: str) -> Any:
@@ -329,6 +345,7 @@ class RowSummary:
     p50: dict[str, list[float]]
     p99: dict[str, list[float]]
     cpu: dict[str, list[float]]  # total over members, per run
+    others: dict[str, list[float]]  # CPU of other processes meanwhile, per run
     failures: dict[str, int]  # errors + non-2xx answers over all runs
 
     @property
@@ -373,6 +390,7 @@ def summarize(row: Row, ms: Sequence[Measurement]) -> RowSummary:
         p50={k: [m.load.p50_ms for m in by[k]] for k in KINDS},
         p99={k: [m.load.p99_ms for m in by[k]] for k in KINDS},
         cpu={k: [sum(m.cpu_percent) for m in by[k]] for k in KINDS},
+        others={k: [m.others_cpu_percent for m in by[k]] for k in KINDS},
         failures={k: sum(m.load.errors + m.load.bad_status for m in by[k]) for k in KINDS},
     )
 
@@ -381,7 +399,7 @@ def table(summaries: Sequence[RowSummary]) -> str:
     head = (
         f"{'row':<28} {'etcdpy/s':>9} {'':>5} {'etcd/s':>9} {'':>5} {'ratio':>6}  "
         f"{'etcdpy p50/p99 ms':>17}  {'etcd p50/p99 ms':>15}  {'p99x':>5}  "
-        f"{'cpu% py/etcd':>12}  goal"
+        f"{'cpu% py/etcd':>12}  {'others%':>7}  goal"
     )
     lines = [head, "-" * len(head)]
     for s in summaries:
@@ -389,13 +407,14 @@ def table(summaries: Sequence[RowSummary]) -> str:
         lat_py = f"{_fmt_ms(_median(s.p50[py]))} / {_fmt_ms(_median(s.p99[py]))}"
         lat_ref = f"{_fmt_ms(_median(s.p50[ref]))} / {_fmt_ms(_median(s.p99[ref]))}"
         cpu = f"{_median(s.cpu[py]):.0f}/{_median(s.cpu[ref]):.0f}"
+        others = f"{_median(s.others[py] + s.others[ref]):.0f}"
         goal = "ok" if s.meets_goal else "BEHIND"
         if s.failures[py] or s.failures[ref]:
             goal += f" (failed requests: etcdpy {s.failures[py]}, etcd {s.failures[ref]})"
         lines.append(
             f"{s.row.title:<28} {_fmt_ops(_median(s.ops[py])):>9} {_spread(s.ops[py]):>5} "
             f"{_fmt_ops(_median(s.ops[ref])):>9} {_spread(s.ops[ref]):>5} {s.ratio:>6.2f}  "
-            f"{lat_py:>17}  {lat_ref:>15}  {s.p99_ratio:>5.2f}  {cpu:>12}  {goal}"
+            f"{lat_py:>17}  {lat_ref:>15}  {s.p99_ratio:>5.2f}  {cpu:>12}  {others:>7}  {goal}"
         )
     return "\n".join(lines)
 
@@ -675,6 +694,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-ceiling", action="store_true", help="skip the generator ceiling")
     p.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each measurement wait up to S seconds for the machine to be quiet "
+        f"(< {QUIET_BUSY_PERCENT:.0f}%% of a core busy); for shared machines",
+    )
+    p.add_argument(
         "--profile",
         metavar="ROW",
         help="instead of the table: py-spy on the etcdpy leader under ROW's load",
@@ -733,6 +760,10 @@ def _measurements(
     for run in range(1, runs + 1):
         for row in rows:
             for kind in KINDS:
+                if settings.settle_s > 0:
+                    busy = wait_quiet(settings.settle_s)
+                    if busy >= QUIET_BUSY_PERCENT:
+                        print(f"  (machine still {busy:.0f}% busy after {settings.settle_s:g} s)")
                 m = measure(row, kind, run, settings)
                 progress.report(m)
                 yield m
@@ -770,6 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.keep,
             list(args.flag),
         )
+        settings.settle_s = args.settle
         if args.etcdpy_rev:
             commit = export_revision(args.etcdpy_rev, base / "etcdpy-src")
             settings.etcdpy_tree = base / "etcdpy-src"
@@ -820,7 +852,8 @@ def _run_table(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"\nratio = etcdpy/etcd ops/s (goal >= {GOAL_THROUGHPUT_RATIO}); p99x = etcdpy p99 / "
         f"etcd p99 (goal <= {GOAL_P99_RATIO}); medians over runs, ±% = half the min-max "
-        "range; cpu% = all members' CPU (100 = one core)."
+        "range; cpu% = all members' CPU (100 = one core); others% = CPU of every other process "
+        "meanwhile (median; kernel threads such as jbd2 included), the noise on a shared machine."
     )
     others = [m.others_cpu_percent for m in measurements]
     print(
