@@ -40,6 +40,8 @@ T = TypeVar("T")
 # Short Raft timings for most tests: an election settles in well under a second.
 FAST = ("--heartbeat-interval", "50", "--election-timeout", "500")
 DEADLINE_S = 30.0
+# Heavier variants (longer histories, the 30 s purge cycle) run when this is set.
+HEAVY = bool(os.environ.get("ETCDPY_CLUSTER_HEAVY"))
 POLL_S = 0.05
 
 _ADVERTISE = "--initial-advertise-peer-urls"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import aiohttp
 import pytest
 
 from tests.cluster.kit import (
+    HEAVY,
     followers,
     get,
     poll,
@@ -38,7 +38,7 @@ from tests.procs import Proc, ProcGroup, proc_group
 KEYS = [f"/lin/k{i}" for i in range(4)]
 CLIENTS = 8
 # Operations per phase; ETCDPY_CLUSTER_HEAVY=1 records a longer history.
-PER_PHASE = 300 if os.environ.get("ETCDPY_CLUSTER_HEAVY") else 70
+PER_PHASE = 300 if HEAVY else 70
 PHASE_DEADLINE_S = 40.0
 
 

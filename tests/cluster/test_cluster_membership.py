@@ -121,6 +121,17 @@ def test_an_added_member_joins_and_replicates_then_leaves_for_ever(cluster: Clus
         410,
         {"message": f"Member permanently removed: {new['id']}"},
     )
+    # On the peer port, a message from the removed member is refused with 410 Gone.
+    cid = call(members[0].client_url, "GET", "/v2/members").header("X-Etcd-Cluster-Id")
+    refused = call(
+        members[0].peer_url,
+        "POST",
+        "/raft",
+        body=b"\x90",  # an empty msgpack batch
+        headers={"X-Etcd-Cluster-ID": cid, "X-Server-From": new["id"]},
+    )
+    assert refused.status == 410
+    assert f" | {members[0].name} | " in wait_log(members[0], "from removed member")
     unknown = call(members[1].client_url, "DELETE", "/v2/members/1234abcd")
     assert (unknown.status, unknown.json()) == (404, {"message": "No such member: 1234abcd"})
 

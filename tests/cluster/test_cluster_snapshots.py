@@ -8,8 +8,11 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cluster.kit import (
     FAST,
+    HEAVY,
     get,
     get_json,
     load_keys,
@@ -93,3 +96,16 @@ def test_a_member_restarted_with_100k_keys_serves_within_5_s(tmp_path: Path) -> 
         print(snapshot_at.split("etcdpy.server.bootstrap: ")[-1])
         assert key_count(again, "/big") == count
         assert get(again.client_url, "/big/k1000").json()["node"]["value"] == "1000"
+
+
+@pytest.mark.skipif(not HEAVY, reason="purging runs every 30 s; set ETCDPY_CLUSTER_HEAVY=1")
+def test_old_snapshots_are_purged_and_the_member_restarts_after(tmp_path: Path) -> None:
+    with proc_group(tmp_path) as group:
+        extra = (*FAST, "--snapshot-count", "100", "--max-snapshots", "2")
+        [m] = start_cluster(group, 1, extra_args=extra)
+        index = load_keys(m, "/purge", 1000)
+        assert len(snap_files(m)) > 2
+        poll(lambda: len(snap_files(m)) <= 2, "old snapshots to be purged", 45.0, 0.5)
+        kill_hard(m.popen)
+        again = restart(group, m)
+        assert get(again.client_url, "/purge-done").json()["node"]["modifiedIndex"] == index
