@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 ALLOWED = "HEAD,GET,PUT,POST,DELETE"
 _FORM_METHODS = ("POST", "PUT", "PATCH")
 _NO_VALUE_ACTIONS = frozenset(("set", "compareAndSwap", "create", "update"))
+# Open watches one member holds at most; more are refused with error 300 (each holds a
+# connection, a coroutine and a store watcher). A connection serves its requests one
+# at a time, so it holds at most one open watch.
+MAX_OPEN_WATCHES = 50_000
 # Bodies Go's server would not drain before reusing the connection.
 _DRAIN_LIMIT = 256 << 10
 
@@ -123,6 +127,7 @@ class KeysHandler:
         self._last = _EncodedEvent()
         self._watchers: set[Watcher] = set()
         self._shutting_down = False
+        self.max_watches = MAX_OPEN_WATCHES
 
     def close_watchers(self) -> None:
         """End every open watch, and any opened later (the member is shutting down)."""
@@ -154,6 +159,14 @@ class KeysHandler:
         ):
             err = EtcdError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
             return self._closing(etcd_error(err, cid), form.must_close)
+        if req.wait and not req.quorum and len(self._watchers) >= self.max_watches:
+            cause = (
+                f"etcdpy: too many open watches on this member ({len(self._watchers)}, the "
+                "limit); close some, or watch through another member"
+            )
+            return self._closing(
+                etcd_error(EtcdError(ECODE_RAFT_INTERNAL, cause, 0), cid), form.must_close
+            )
         try:
             res = await server.do(req)
         except EtcdError as e:
