@@ -544,7 +544,12 @@ class Transport:
         buf = bytearray()
         content = request.content
         while True:
-            chunk = await content.readany()
+            try:
+                chunk = await content.readany()
+            except ConnectionError:
+                # The peer stopped or died mid-stream: its sender notices and logs it;
+                # here it is the end of the stream, not an error with a traceback.
+                return resp
             if not chunk:
                 break
             buf += chunk
