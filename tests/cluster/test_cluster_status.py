@@ -146,6 +146,8 @@ def test_a_member_without_quorum_reports_it_and_the_log_tells_the_story(
         wait_log(lead, down)
         assert put(lead.client_url, "/status/down", "x").status == 201  # retries meanwhile
         assert len(log_lines(lead, down)) == 1
+        # A peer that dies is an event to log, not a bug: no traceback.
+        assert "Traceback" not in lead.log_text(), lead.log_tail()
         kill_hard(lead.popen)
 
         def unhealthy() -> bool:
