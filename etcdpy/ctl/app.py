@@ -164,6 +164,9 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("cmd_watch", "watch_command"),
     "exec-watch": ("cmd_watch", "exec_watch_command"),
     "member": ("cmd_member", "member_group"),
+    "user": ("cmd_auth", "user_group"),
+    "role": ("cmd_auth", "role_group"),
+    "auth": ("cmd_auth", "auth_group"),
 }
 
 

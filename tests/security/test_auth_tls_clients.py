@@ -194,7 +194,9 @@ def _normalize(text: str, m: Member) -> str:
     text = text.replace(f"http://127.0.0.1:{m.proc.peer_port}", "<peer>")
     text = re.sub(r"\b[0-9a-f]{14,16}\b", "<id>", text)
     # Both tools name themselves and their member in errors; the member name differs.
-    return text.replace("ctl-etcdpy", "<name>").replace("ctl-reference", "<name>")
+    for name in ("ctl-etcdpy", "ctl-reference", "ctl-ref-side", "ctl-our-side"):
+        text = text.replace(name, "<name>")
+    return text
 
 
 def test_etcdctl_session_matches_the_reference(group: ProcGroup, pki: PKI) -> None:
@@ -216,3 +218,57 @@ def test_etcdctl_session_matches_the_reference(group: ProcGroup, pki: PKI) -> No
             outs.append((r.rc, _normalize(r.out, m), _normalize(r.err, m)))
         ref, ours = outs
         assert ours == ref, f"etcdctl {' '.join(args)}:\n  reference {ref}\n  etcdpy    {ours}"
+
+
+# --- etcdpyctl against etcdctl ------------------------------------------------------------
+
+# Steps: (args, stdin). Prompts read the password from stdin when it is not a terminal;
+# etcdctl then complains about the terminal on stderr, so those steps compare stdout only.
+CTL_SESSION: list[tuple[list[str], bytes | None]] = [
+    (["user", "add"], None),
+    (["user", "add", "a", "b"], None),
+    (["role", "grant", "r1"], None),
+    (["role", "grant", "r1", "--path", "/a/../b"], None),
+    (["role", "grant", "r1", "--path", "/a", "--read", "--write"], None),
+    (["user", "grant", "foo"], None),
+    (["auth", "enable", "extra"], None),
+    (["role", "list", "extra"], None),
+    *[(args, None) for args in SESSION[:14]],
+    (["role", "add", "root"], None),
+    (["role", "get", "nosuch"], None),
+    (["user", "get", "nosuch"], None),
+    (["user", "get", "root"], None),
+    (["role", "grant", "r1", "--path", "/a/*", "--rw"], None),
+    (["role", "revoke", "r1", "--path", "/zz", "--write"], None),
+    (["role", "revoke", "r1", "--path", "/ro", "--read"], None),
+    (["user", "add", "carol"], b"c4rol\n"),
+    (["user", "passwd", "carol"], b"n3w\n"),
+    (["-u", "carol:n3w", "user", "list"], None),
+    *[(args, None) for args in SESSION[14:]],
+    (["role", "list"], None),
+]
+
+
+def test_etcdpyctl_session_matches_etcdctl(group: ProcGroup, pki: PKI) -> None:
+    from tests.ctl.ctl_harness import OURS
+
+    ref_member = _start(group, "etcdpy", "ctl-ref-side", pki)
+    our_member = _start(group, "etcdpy", "ctl-our-side", pki)
+    for args, stdin in CTL_SESSION:
+        outs = []
+        for tool, m in ((REF, ref_member), (OURS, our_member)):
+            tls = [
+                "--endpoints",
+                m.url,
+                "--ca-file",
+                str(pki.ca),
+                "--cert-file",
+                str(pki.alice_client.cert),
+                "--key-file",
+                str(pki.alice_client.key),
+            ]
+            r = run(tool, [*tls, *args], stdin=stdin)
+            err = "" if stdin is not None else _normalize(r.err, m)
+            outs.append((r.rc, _normalize(r.out, m), err))
+        ref, ours = outs
+        assert ours == ref, f"{' '.join(args)}:\n  etcdctl   {ref}\n  etcdpyctl {ours}"
