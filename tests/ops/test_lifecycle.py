@@ -78,7 +78,7 @@ def test_a_lost_member_is_refused_then_replaced_and_a_foreign_data_dir_is_refuse
         # Another cluster: a data dir made at b's address by a member of another cluster
         # (another token). Its first start is refused by the peers it names; started
         # again with this cluster's flags, the data dir decides and is refused again.
-        assert b.stop() == 0
+        b.kill()  # a crash leaves the data dir as good as a clean stop
         foreign = tmp_path / "foreign.etcd"
         ports = {"client_port": b.client_port, "peer_port": b.peer_port}
         token = ("--initial-cluster-token", "another-cluster")

@@ -70,13 +70,13 @@ def test_guide_member_migration_then_an_out_of_date_copy_is_refused(tmp_path: Pa
 
         # The warning: keep an old copy, let the member acknowledge more, then start
         # it from the old copy.
-        assert n3.stop() == 0
+        n3.kill()  # fsynced before acknowledged: a crash is as good as a stop
         stale = tmp_path / "stale-copy"
         shutil.copytree(moved, stale)
         n3 = start_member(group, name, moved, peer_port=new_peer, initial_cluster=initial)
         write_keys(lead.client_url, "/later", 40)
         same_index([*members[:2], n3], "/later/k0039")
-        assert n3.stop() == 0
+        n3.kill()
         shutil.rmtree(moved)
         shutil.copytree(stale, moved)
         n3 = start_member(
