@@ -314,13 +314,18 @@ def _open_newest_snapshot(
     for name in names:
         path = os.path.join(snap_dir, name)
         try:
-            return SnapshotFile.open(path)
+            f = SnapshotFile.open(path)
         except SnapCorruptError as e:
             if progress is not None:
                 progress(f"backup: skipping damaged snapshot {path} ({e.problem})")
         except SnapError:
             # Purged after the listing: the next older one is as good a start.
             continue
+        if (f.metadata.term, f.metadata.index) == parse_snap_name(name):
+            return f
+        f.close()
+        if progress is not None:
+            progress(f"backup: skipping snapshot {path}: it holds another index than its name")
     if any(m.index > 0 for m in markers):
         raise BackupError(
             f"cannot back up {os.path.dirname(snap_dir)}: no snapshot file in {snap_dir} "
