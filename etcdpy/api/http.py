@@ -385,7 +385,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._handler = handler
         self._connections = connections
         self._max_connections = max_connections
+        # One timer per connection; requests only stamp when the connection fell idle
+        # (re-arming a timer per request would cost every request a heap operation).
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._queue: deque[Request] = deque()
@@ -418,7 +421,8 @@ class HTTPProtocol(asyncio.Protocol):
             transport.abort()
             return
         self._connections.add(self)
-        self._arm_idle()
+        self._idle_since = asyncio.get_running_loop().time()
+        self._arm_idle(IDLE_TIMEOUT_S)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -491,9 +495,7 @@ class HTTPProtocol(asyncio.Protocol):
     # --- parser callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        self._idle_since = None
         self._url = bytearray()
         self._headers = Headers()
         self._header_bytes = 0
@@ -573,7 +575,7 @@ class HTTPProtocol(asyncio.Protocol):
                 # A request was queued while the last answer was being finished.
                 self._task = asyncio.get_running_loop().create_task(self._serve())
             else:
-                self._arm_idle()
+                self._idle_since = asyncio.get_running_loop().time()
 
     def _body_left_unread(self, req: Request) -> bool:
         # The next request's bytes follow an unread body: close rather than parse on
@@ -680,17 +682,22 @@ class HTTPProtocol(asyncio.Protocol):
         if self._transport is not None and not self.closed:
             self._transport.abort()
 
-    def _arm_idle(self) -> None:
-        if self.closed:
-            return
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(IDLE_TIMEOUT_S, self._idle_timeout)
+    def _arm_idle(self, delay: float) -> None:
+        if not self.closed:
+            loop = asyncio.get_running_loop()
+            self._idle_timer = loop.call_later(delay, self._idle_timeout)
 
     def _idle_timeout(self) -> None:
         self._idle_timer = None
-        if self._task is None and not self._queue and self._header_timer is None:
+        since = self._idle_since
+        busy = self._task is not None or self._queue or self._header_timer is not None
+        if since is None or busy:
+            self._arm_idle(IDLE_TIMEOUT_S)
+            return
+        left = since + IDLE_TIMEOUT_S - asyncio.get_running_loop().time()
+        if left > 0:
+            self._arm_idle(left)
+        else:
             self._close_after_writing()
 
     def _header_timeout(self) -> None:
