@@ -58,7 +58,7 @@ DRAIN_TIMEOUT_S = 5.0
 WRITE_BUFFER_HIGH = 1 << 20
 SNAPSHOT_CHUNK = 64 << 10
 BACKOFF_MIN = 0.05
-BACKOFF_MAX = 1.0
+BACKOFF_MAX = 0.1
 # The answer to a member whose log has lost entries it acknowledged to the leader.
 STATUS_LOST_DATA = 409
 CLUSTER_MISMATCH = "cluster ID mismatch"
