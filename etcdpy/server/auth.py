@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from etcdpy.server.auth_password import PasswordChecker
 from etcdpy.server.auth_records import (
@@ -38,8 +38,11 @@ from etcdpy.server.auth_records import (
 )
 from etcdpy.server.request import Request
 from etcdpy.store.errors import ECODE_KEY_NOT_FOUND, ECODE_NODE_EXIST, EtcdError
+from etcdpy.store.keypath import clean_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from etcdpy.server.etcdserver import EtcdServer
     from etcdpy.store import Event
 
@@ -47,15 +50,25 @@ log = logging.getLogger("etcdpy.auth")
 
 STORE_PERMS_PREFIX = "/2"
 ENABLED_RESOURCE = "/enabled"
+# Parsed user and role records kept, by store path, while their modified index holds.
+RECORD_CACHE_ENTRIES = 4096
+
+R = TypeVar("R", User, Role)
 
 
 def _store_path(res: str) -> str:
-    # Go's path.Join: joined and cleaned (so "/users/" becomes "/2/users").
-    return posixpath.normpath(posixpath.join(STORE_PERMS_PREFIX, res.lstrip("/")))
+    # Go's path.Join: joined and cleaned (so "/users/" becomes "/2/users", and a role
+    # name like "../users/x" names another path, exactly as in etcd).
+    return clean_path(STORE_PERMS_PREFIX + "/" + res)
 
 
 def _is(err: EtcdError, code: int) -> bool:
     return err.code == code
+
+
+def _load_user(value: str) -> User:
+    user = load_user(value)
+    return user.with_root_role() if user.user == ROOT_ROLE else user
 
 
 class AuthStore:
@@ -67,6 +80,9 @@ class AuthStore:
         # etcd makes /2, /2/users, /2/roles and /2/enabled once per process, on the first
         # change; later members of the cluster find them made (and fail quietly).
         self._ensured = False
+        # Every keys request with credentials reads a user and its roles: their JSON is
+        # parsed once per version (the store's modified index), not once per request.
+        self._records: dict[tuple[str, object], tuple[int, User | Role]] = {}
 
     # --- the switch --------------------------------------------------------------------
 
@@ -110,8 +126,7 @@ class AuthStore:
             if _is(e, ECODE_KEY_NOT_FOUND):
                 raise AuthError(NOT_FOUND, f"User {name} does not exist.") from None
             raise
-        user = load_user(ev.node.value or "")
-        return user.with_root_role() if user.user == ROOT_ROLE else user
+        return self._parsed(ev, _load_user)
 
     async def create_or_update_user(self, user: User) -> tuple[User, bool]:
         """Update ``user`` if it exists, else create it; the result and whether it was
@@ -181,7 +196,7 @@ class AuthStore:
             if _is(e, ECODE_KEY_NOT_FOUND):
                 raise AuthError(NOT_FOUND, f"Role {name} does not exist.") from None
             raise
-        return load_role(ev.node.value or "")
+        return self._parsed(ev, load_role)
 
     async def create_role(self, role: Role) -> None:
         if role.role == ROOT_ROLE:
@@ -217,6 +232,21 @@ class AuthStore:
         log.info("deleted role %s", name)
 
     # --- the store ----------------------------------------------------------------------
+
+    def _parsed(self, ev: Event, load: Callable[[str], R]) -> R:
+        """The record ``ev`` holds, parsed (or from the cache while its version holds).
+        Records are never changed in place, so one object may serve many requests."""
+        node = ev.node
+        # Keyed by the loader too: a role name like "../users/x" reads a user's record.
+        key = (node.key, load)
+        cached = self._records.get(key)
+        if cached is not None and cached[0] == node.modified_index:
+            return cached[1]  # type: ignore[return-value]
+        record = load(node.value or "")
+        if len(self._records) >= RECORD_CACHE_ENTRIES:
+            self._records.clear()
+        self._records[key] = (node.modified_index, record)
+        return record
 
     async def _names(self, res: str) -> list[str]:
         try:
