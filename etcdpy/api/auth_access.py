@@ -29,6 +29,8 @@ log = logging.getLogger("etcdpy.auth")
 
 # A refused request is logged, but a client retrying in a loop must not fill the disk:
 # at most one line per kind of refusal per interval, with a count of the ones skipped.
+# Names and keys come from clients, so they are logged quoted (%r): a newline in one
+# cannot forge a log line. Passwords are never logged.
 LOG_INTERVAL_S = 1.0
 _LOOKUP_ERRORS = (AuthError, EtcdError, ServerError, ValueError)
 
@@ -120,7 +122,7 @@ class AccessGuard:
         except _LOOKUP_ERRORS:
             return None
         if not await self.store.check_password(user, password):
-            self._log.warning("password", "incorrect password for user %s", name)
+            self._log.warning("password", "incorrect password for user %r", name)
             return None
         return user
 
@@ -155,7 +157,7 @@ class AccessGuard:
                     return True
             elif role.has_key_access(key, write):
                 return True
-        self._log.warning("key", "invalid access for user %s on key %s", user.user, key)
+        self._log.warning("key", "invalid access for user %r on key %r", user.user, key)
         return False
 
     async def _guest_access(self, request: HTTPRequest, key: str) -> bool:
@@ -167,7 +169,7 @@ class AccessGuard:
         # etcd checks a guest's recursive requests key-wise, not tree-wise.
         if role.has_key_access(key, write):
             return True
-        self._log.warning("guest", "invalid access for unauthenticated user on key %s", key)
+        self._log.warning("guest", "invalid access for unauthenticated user on key %r", key)
         return False
 
     async def root_access(self, request: HTTPRequest) -> bool:
@@ -185,7 +187,7 @@ class AccessGuard:
             return True
         self._log.warning(
             "root",
-            "user %s does not have the root role for resource %s",
+            "user %r does not have the root role for resource %r",
             user.user,
             request.path,
         )

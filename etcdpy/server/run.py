@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # How long a stopping member waits for requests in flight (watches are ended first).
 SHUTDOWN_GRACE_S = 2.0
+# Idle peer connections are closed after this long (aiohttp's default is an hour).
+PEER_IDLE_S = 75.0
 
 
 def raise_open_files_limit() -> None:
@@ -78,7 +80,11 @@ async def run_member(cfg: Config) -> None:
     await server.start()
     api = ClientAPI(server, cfg.cors)
     http = api.make_server()
-    peer_runner = web.AppRunner(peer_app(server), access_log=None, shutdown_timeout=1.0)
+    # Peers keep their connections 60 s idle (transport.py); a connection that sends
+    # nothing for longer is not a peer's, and must not hold a descriptor for an hour.
+    peer_runner = web.AppRunner(
+        peer_app(server), access_log=None, shutdown_timeout=1.0, keepalive_timeout=PEER_IDLE_S
+    )
     await peer_runner.setup()
     try:
         for url in cfg.listen_peer_urls:
