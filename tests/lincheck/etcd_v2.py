@@ -6,7 +6,9 @@ How each answer maps to a history (see ops.py for the result conventions):
   end with) completes the operation;
 - a timeout, a dropped connection or any 5xx leaves it indeterminate: etcd may still
   commit the entry later (e.g. "Raft Internal Error" or "request timed out");
-- failing to connect at all means nothing was sent: the operation leaves the history;
+- failing to connect at all means nothing was sent: the operation leaves the history
+  (aiohttp's second try of a GET/PUT/DELETE on a new connection is turned off, so a
+  refused connection is the first and only attempt);
 - any other answer means the workload itself is wrong and raises UnexpectedResponse.
 
 Reads go through ``quorum=true``: etcd's default v2 GET is served from the local store and
@@ -73,6 +75,10 @@ async def perform(
         method, params, data = "DELETE", None, None
     else:
         raise ValueError(f"unknown operation kind {op.kind!r}; use read/write/cas/delete")
+    # aiohttp sends GET/PUT/DELETE again on a new connection when the first attempt broke
+    # after the request went out (RFC 9112 9.3.1); a refused second try would then pass
+    # for "never sent" although a member received the first and may have applied it.
+    session._retry_connection = False
     try:
         async with session.request(
             method, url, params=params, data=data, timeout=limit
