@@ -32,7 +32,7 @@ from tests.cluster.kit import (
 )
 from tests.faults import FaultNet, kill_hard
 from tests.lincheck import Operation, Recorder, cas, check_history, read, write
-from tests.lincheck.etcd_v2 import Indeterminate, run_op
+from tests.lincheck.etcd_v2 import Indeterminate, perform, run_op
 from tests.procs import Proc, ProcGroup, proc_group
 
 KEYS = [f"/lin/k{i}" for i in range(4)]
@@ -221,3 +221,32 @@ def test_a_quorum_read_behind_a_partition_is_never_stale(cluster: Cluster) -> No
     # Cut off, the member cannot confirm it is up to date: an error, never "old".
     assert seen == "indeterminate"
     assert check_history(recorder.history()).ok
+
+
+def test_a_write_whose_member_dies_after_receiving_it_is_indeterminate() -> None:
+    """The recording must not drop a write that reached a member which then died: aiohttp
+    sends a PUT again on a new connection when the first one breaks after sending (RFC
+    9112 retry of idempotent methods), and that second attempt is refused.  Seen here
+    as a false "illegal" verdict: the member had replicated the write before kill -9."""
+    received: list[bytes] = []
+
+    async def scenario() -> str:
+        async def crash(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.append(await reader.readuntil(b"\r\n\r\n"))
+            server.close()  # the member is gone: its port refuses from now on
+            writer.transport.abort()
+
+        server = await asyncio.start_server(crash, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with aiohttp.ClientSession() as session:
+            try:
+                await perform(session, f"http://127.0.0.1:{port}", write("/k", "1"), 5.0)
+            except Indeterminate:
+                return "indeterminate"
+            except Exception as exc:
+                return type(exc).__name__
+        return "answered"
+
+    outcome = asyncio.run(scenario())
+    assert len(received) == 1 and received[0].startswith(b"PUT /v2/keys/k")
+    assert outcome == "indeterminate"
