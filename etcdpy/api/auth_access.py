@@ -72,11 +72,7 @@ def basic_credentials(header: str) -> tuple[str, bytes] | None:
 
 
 def _transport(request: HTTPRequest) -> Any:
-    # aiohttp names it ``transport``; etcdpy's own server keeps it on the connection.
-    t = getattr(request, "transport", None)
-    if t is None:
-        t = getattr(getattr(request, "_proto", None), "_transport", None)
-    return t
+    return getattr(request, "transport", None)
 
 
 def certificate_names(request: HTTPRequest) -> list[str]:

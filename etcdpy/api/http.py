@@ -261,6 +261,11 @@ class Request:
         self.body_exists = chunked or bool(self.content_length)
 
     @property
+    def transport(self) -> Any:
+        """The connection's transport (TLS details such as the peer certificate)."""
+        return self._proto._transport
+
+    @property
     def path(self) -> str:
         return self.raw_path.partition("?")[0]
 
