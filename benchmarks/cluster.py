@@ -116,9 +116,11 @@ class Measurement:
     run: int
     load: LoadResult
     cpu_percent: list[float]  # per member, leader first (100 = one core)
-    # CPU used by everything else on the machine meanwhile: other engineers' work on a
-    # shared machine, the reason two runs of one row can differ.
+    # CPU used meanwhile by the processes of others on a shared machine (not kernel
+    # threads): the reason two runs of one row can differ.
     others_cpu_percent: float = 0.0
+    # Kernel threads and interrupts meanwhile (mostly this load's fsyncs and loopback).
+    kernel_cpu_percent: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +130,7 @@ class Measurement:
             **self.load.to_dict(),
             "cpu_percent": [round(c, 1) for c in self.cpu_percent],
             "others_cpu_percent": round(self.others_cpu_percent, 1),
+            "kernel_cpu_percent": round(self.kernel_cpu_percent, 1),
         }
 
 
@@ -159,12 +162,33 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _machine_busy_seconds() -> float:
-    """CPU seconds all CPUs have spent busy since boot (/proc/stat, idle and iowait out)."""
+    """CPU seconds all CPUs have spent busy since boot (/proc/stat: user, nice, system,
+    irq, softirq; idle, iowait and time stolen by a hypervisor left out)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     # user nice system idle iowait irq softirq steal (guest time is inside user already)
-    busy = sum(fields[:3]) + sum(fields[5:8])
-    return busy / os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:3]) + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
+
+
+def _kernel_seconds() -> float:
+    """CPU seconds of kernel work not charged to any process (irq, softirq) plus that of
+    kernel threads (children of kthreadd: ext4's jbd2, kworkers, ksoftirqd): the disk and
+    loopback work a load causes, whoever caused it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    total = fields[5] + fields[6]
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if entry.name == "2" or rest[1] == "2":  # kthreadd or one of its threads
+            total += int(rest[11]) + int(rest[12])
+    return total / tick
 
 
 def wait_quiet(limit_s: float, busy_percent: float = QUIET_BUSY_PERCENT) -> float:
@@ -303,16 +327,23 @@ def measure(row: Row, kind: str, run: int, settings: Settings) -> Measurement:
         spec = LoadSpec(row.method, cluster.targets(row.spread), settings.clients, row.query)
         if settings.warmup_s > 0:
             run_wrk(spec, settings.warmup_s)
-        before, busy_before = cluster.cpu_seconds(), _machine_busy_seconds()
+        before = cluster.cpu_seconds()
+        busy_before, kernel_before = _machine_busy_seconds(), _kernel_seconds()
         load = run_wrk(spec, settings.duration_s)
-        after, busy_after = cluster.cpu_seconds(), _machine_busy_seconds()
+        after = cluster.cpu_seconds()
+        busy_after, kernel_after = _machine_busy_seconds(), _kernel_seconds()
         cluster.check_alive()
     finally:
         cluster.close()
-    cpu = [100.0 * (a - b) / load.duration_s for a, b in zip(after, before, strict=True)]
-    busy = 100.0 * (busy_after - busy_before) / load.duration_s
-    others = max(0.0, busy - sum(cpu) - load.generator_cpu_percent)
-    return Measurement(row.key, kind, run, load, cpu, others)
+
+    def percent(seconds: float) -> float:
+        return 100.0 * seconds / load.duration_s
+
+    cpu = [percent(a - b) for a, b in zip(after, before, strict=True)]
+    kernel = percent(kernel_after - kernel_before)
+    busy = percent(busy_after - busy_before)
+    others = max(0.0, busy - sum(cpu) - load.generator_cpu_percent - kernel)
+    return Measurement(row.key, kind, run, load, cpu, others, kernel)
 
 
 # ---------------------------------------------------------------- output
@@ -742,7 +773,8 @@ class Progress:
             f"{m.load.ops_per_s:>9,.0f}/s  p50 {_fmt_ms(m.load.p50_ms)} ms  "
             f"p99 {_fmt_ms(m.load.p99_ms)} ms  cpu: members {sum(m.cpu_percent):.0f}% "
             f"({'/'.join(f'{c:.0f}' for c in m.cpu_percent)}), "
-            f"wrk {m.load.generator_cpu_percent:.0f}%, others {m.others_cpu_percent:.0f}%"
+            f"wrk {m.load.generator_cpu_percent:.0f}%, kernel {m.kernel_cpu_percent:.0f}%, "
+            f"others {m.others_cpu_percent:.0f}%"
             + (
                 f"  failed {m.load.errors + m.load.bad_status}"
                 if m.load.errors or m.load.bad_status
@@ -852,8 +884,8 @@ def _run_table(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"\nratio = etcdpy/etcd ops/s (goal >= {GOAL_THROUGHPUT_RATIO}); p99x = etcdpy p99 / "
         f"etcd p99 (goal <= {GOAL_P99_RATIO}); medians over runs, ±% = half the min-max "
-        "range; cpu% = all members' CPU (100 = one core); others% = CPU of every other process "
-        "meanwhile (median; kernel threads such as jbd2 included), the noise on a shared machine."
+        "range; cpu% = all members' CPU (100 = one core); others% = CPU of other user processes "
+        "meanwhile (median; kernel threads and interrupts left out), the noise on a shared machine."
     )
     others = [m.others_cpu_percent for m in measurements]
     print(
