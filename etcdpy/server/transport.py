@@ -245,7 +245,12 @@ class PeerSender:
                 self.stats.fail += 1
                 self._set_active(False, str(exc) or type(exc).__name__)
             # The peer is down or refusing: Raft must know, so that it probes instead of
-            # streaming, and the next tries wait a little longer each time.
+            # streaming, and the next tries wait a little longer each time. What was
+            # queued for it is dropped, as etcd drops messages it cannot stream: Raft
+            # resends what matters, and a proposal forwarded to a dead leader must not
+            # be applied when that member comes back long after its client gave up.
+            self.dropped += len(self._queue)
+            self._queue.clear()
             self._t.hooks.unreachable(self.peer_id)
             self._rotate()
             await asyncio.sleep(backoff)
