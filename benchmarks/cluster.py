@@ -10,12 +10,17 @@ Run from the repository root::
 
 Each row starts a fresh etcdpy cluster (1 or 3 members, fresh data dirs under a temp
 dir on disk, real fsync), finds the leader, writes the 64 keys once, warms up, then
-drives it for ``--duration`` seconds with ``--clients`` keep-alive HTTP clients (one key
-each, see ``loadgen.py``); it kills the cluster by PID and does the same with the
-reference etcd (``etcd --enable-v2=true``) started with the same flags. It prints writes
-or reads per second, p50/p99 latency, the ratios etcdpy/etcd, and the CPU the members
-used, after the generator's own ceiling against a trivial C server. Prints numbers;
-asserts nothing about speed.
+drives it for ``--duration`` seconds with ``--clients`` keep-alive HTTP clients over as
+many keys (64-byte values; see ``loadgen.py``); it kills the cluster by PID and does the
+same with the reference etcd (``etcd --enable-v2=true``) started with the same flags.
+It prints writes or reads per second, p50/p99 latency, the ratios etcdpy/etcd, the CPU
+the members used and the CPU other processes took meanwhile (on a shared machine the
+main source of spread), after the generator's own ceiling against a trivial C server.
+Prints numbers; asserts nothing about speed.
+
+Rows run in the order etcdpy, etcd, next row; ``--runs N`` repeats the whole table N
+times and reports medians with their spread. Use ``--etcdpy-rev`` on a working tree that
+others are editing, and ``--settle`` on a machine that others are loading.
 """
 
 from __future__ import annotations
