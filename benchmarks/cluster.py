@@ -124,7 +124,7 @@ class Measurement:
     # CPU used meanwhile by the processes of others on a shared machine (not kernel
     # threads): the reason two runs of one row can differ.
     others_cpu_percent: float = 0.0
-    # Kernel threads and interrupts meanwhile (mostly this load's fsyncs and loopback).
+    # Kernel threads meanwhile (mostly this load's fsyncs and loopback).
     kernel_cpu_percent: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,13 +176,10 @@ def _machine_busy_seconds() -> float:
 
 
 def _kernel_seconds() -> float:
-    """CPU seconds of kernel work not charged to any process (irq, softirq) plus that of
-    kernel threads (children of kthreadd: ext4's jbd2, kworkers, ksoftirqd): the disk and
-    loopback work a load causes, whoever caused it."""
-    tick = os.sysconf("SC_CLK_TCK")
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    total = fields[5] + fields[6]
+    """CPU seconds of kernel threads (children of kthreadd: ext4's jbd2, kworkers,
+    ksoftirqd): disk and loopback work a load causes, whoever caused it. Interrupt time
+    needs no separate term: the kernel charges it to the task it interrupted."""
+    total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -193,7 +190,7 @@ def _kernel_seconds() -> float:
             continue  # exited meanwhile
         if entry.name == "2" or rest[1] == "2":  # kthreadd or one of its threads
             total += int(rest[11]) + int(rest[12])
-    return total / tick
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_quiet(limit_s: float, busy_percent: float = QUIET_BUSY_PERCENT) -> float:
@@ -890,7 +887,7 @@ def _run_table(args: argparse.Namespace, settings: Settings) -> int:
         f"\nratio = etcdpy/etcd ops/s (goal >= {GOAL_THROUGHPUT_RATIO}); p99x = etcdpy p99 / "
         f"etcd p99 (goal <= {GOAL_P99_RATIO}); medians over runs, ±% = half the min-max "
         "range; cpu% = all members' CPU (100 = one core); others% = CPU of other user processes "
-        "meanwhile (median; kernel threads and interrupts left out), the noise on a shared machine."
+        "meanwhile (median; kernel threads left out), the noise on a shared machine."
     )
     others = [m.others_cpu_percent for m in measurements]
     print(
