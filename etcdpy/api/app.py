@@ -81,6 +81,10 @@ class ClientAPI:
 
     async def handle(self, request: Request) -> Response | StreamResponse:
         cors = self._cors(request)
+        if request.method == "GET":
+            fast = await self.keys.fast_get(request, cors)
+            if fast is not None:
+                return fast
         request[CORS_HEADERS] = cors
         try:
             resp = await self._route(request)

@@ -9,6 +9,7 @@ that invalid bytes survive as distinct keys and render as U+FFFD in JSON, as in 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -205,6 +206,7 @@ def _check_media_type(s: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
 def parse_media_type(v: str) -> tuple[str, str | None]:
     """``mime.ParseMediaType`` reduced to what ParseForm uses: (media type, error text).
 

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -46,6 +46,8 @@ BODY_TIMEOUT_S = 60.0
 # A connection with no request in progress is closed after this long (Go's clients keep
 # an idle connection 90 s and open a new one when they need it).
 IDLE_TIMEOUT_S = 300.0
+# How often a connection checks the two timeouts above.
+WATCHDOG_S = 5.0
 # Client connections beyond the limit are closed as they arrive: each holds a file
 # descriptor, and the WAL, the snapshots and the peers must always get theirs.
 FD_RESERVE = 1024
@@ -121,6 +123,12 @@ def _log_refusal(fmt: str, *args: object) -> None:
     if now - _last_refusal_log[0] >= REFUSAL_LOG_INTERVAL_S:
         _last_refusal_log[0] = now
         log.warning(fmt, *args)
+
+
+def _header_lines(headers: dict[str, str]) -> bytes:
+    """Header lines as Go writes them: sorted by name."""
+    text = "".join([f"{k}: {headers[k]}\r\n" for k in sorted(headers)])
+    return text.encode("latin-1", "replace")
 
 
 class Headers:
@@ -295,7 +303,7 @@ class Request:
 class Response:
     """A complete answer: status, headers, body."""
 
-    __slots__ = ("_close", "body", "headers", "status")
+    __slots__ = ("_close", "body", "headers", "prerendered", "status")
 
     prepared = False
 
@@ -306,6 +314,16 @@ class Response:
         self.body = body
         self.headers: dict[str, str] = dict(headers) if headers else {}
         self._close = False
+        # The bytes of this answer to a keep-alive HTTP/1.1 GET, around the Date line
+        # (see prerender): an answer reused for many requests is rendered once.
+        self.prerendered: tuple[bytes, bytes] | None = None
+
+    def prerender(self) -> None:
+        """Render the answer once for reuse (headers and body must not change after)."""
+        self.prerendered = (
+            _status_line(self.status) + _header_lines(self.headers),
+            b"Content-Length: %d\r\n\r\n%b" % (len(self.body), self.body),
+        )
 
     def force_close(self) -> None:
         self._close = True
@@ -374,6 +392,30 @@ class StreamResponse:
             proto.write(data)
 
 
+async def _carry_on(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Go on driving, as a task, a coroutine whose first steps ran inline (what Python
+    3.12's eager tasks do): wait for the future it is blocked on, then resume it; a
+    cancellation of this task is thrown into it at that point, as a task would."""
+    while True:
+        cancelled: BaseException | None = None
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)  # a bare yield: give the loop one turn
+            else:
+                # The future was yielded to us, not to a task: clear the flag a task
+                # would have cleared, or awaiting it again is refused.
+                waiting_on._asyncio_future_blocking = False
+                await waiting_on
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+        except BaseException:
+            pass
+        try:
+            waiting_on = coro.send(None) if cancelled is None else coro.throw(cancelled)
+        except StopIteration:
+            return
+
+
 AnyResponse = Response | StreamResponse
 Handler = Callable[[Request], Awaitable[AnyResponse]]
 
@@ -392,17 +434,20 @@ class HTTPProtocol(asyncio.Protocol):
         self._max_connections = max_connections
         # One timer per connection; requests only stamp when the connection fell idle
         # (re-arming a timer per request would cost every request a heap operation).
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_event_loop()
         self._idle_since: float | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._queue: deque[Request] = deque()
         self._current: Request | None = None  # the request whose body is arriving
         self._task: asyncio.Task[None] | None = None
+        self._serving = False  # a _serve() runs, inline or as self._task
+        self._start_pending = False
         self._url = bytearray()
         self._headers = Headers()
         self._header_bytes = 0
-        self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_since: float | None = None
         self._answered: Request | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -427,15 +472,13 @@ class HTTPProtocol(asyncio.Protocol):
             return
         self._connections.add(self)
         self._idle_since = asyncio.get_running_loop().time()
-        self._arm_idle(IDLE_TIMEOUT_S)
+        self._arm_watchdog()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._connections.discard(self)
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
         gone = ConnectionResetError("the client went away")
         for req in (self._current, *self._queue):
             if req is not None:
@@ -457,6 +500,24 @@ class HTTPProtocol(asyncio.Protocol):
         self._parse(data)
 
     def _parse(self, data: bytes) -> None:
+        self._feed(data)
+        if self._start_pending:
+            self._start_pending = False
+            if not self._serving and self._queue and not self.closed:
+                self._start_serving()
+
+    def _feed(self, data: bytes) -> None:
+        if len(data) <= FEED_SLICE and len(self._queue) < MAX_PIPELINED:
+            # The usual case, one request or a few: no slicing.
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                self._hang_up(_BAD_REQUEST)
+            except httptools.HttpParserError:
+                self._hang_up(
+                    _HEADERS_TOO_LARGE if self._header_bytes > MAX_HEADER_BYTES else _BAD_REQUEST
+                )
+            return
         for off in range(0, len(data), FEED_SLICE):
             if len(self._queue) >= MAX_PIPELINED:
                 self._unparsed += data[off:]
@@ -504,9 +565,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._url = bytearray()
         self._headers = Headers()
         self._header_bytes = 0
-        if self._header_timer is None:
-            loop = asyncio.get_running_loop()
-            self._header_timer = loop.call_later(HEADER_TIMEOUT_S, self._header_timeout)
+        if self._headers_since is None:
+            # Only stamped: the connection's watchdog enforces HEADER_TIMEOUT_S, so a
+            # request costs no timer.
+            self._headers_since = self._loop.time()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -522,9 +584,7 @@ class HTTPProtocol(asyncio.Protocol):
             raise httptools.HttpParserError("request headers too large")
 
     def on_headers_complete(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        self._headers_since = None
         p = self._parser
         req = Request(
             self,
@@ -536,8 +596,9 @@ class HTTPProtocol(asyncio.Protocol):
         )
         self._current = req
         self._queue.append(req)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve())
+        # Serving starts once this chunk of input is parsed, so that a body that came
+        # with the headers is there when the handler reads it.
+        self._start_pending = True
 
     def on_body(self, body: bytes) -> None:
         if self._current is not None:
@@ -576,11 +637,28 @@ class HTTPProtocol(asyncio.Protocol):
             self._close_after_writing()
         finally:
             self._task = None
+            self._serving = False
             if self._queue and not self.closed:
                 # A request was queued while the last answer was being finished.
-                self._task = asyncio.get_running_loop().create_task(self._serve())
+                self._start_serving()
             else:
-                self._idle_since = asyncio.get_running_loop().time()
+                self._idle_since = self._loop.time()
+
+    def _start_serving(self) -> None:
+        """Serve the queued requests, running the handlers inline until one first waits
+        for something: most reads never wait, and then cost no task at all."""
+        self._serving = True
+        coro = self._serve()
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except BaseException:
+            self._serving = False
+            log.exception("serving a client connection failed")
+            self._abort()
+            return
+        self._task = asyncio.get_running_loop().create_task(_carry_on(coro, waiting_on))
 
     def _body_left_unread(self, req: Request) -> bool:
         # The next request's bytes follow an unread body: close rather than parse on
@@ -588,6 +666,10 @@ class HTTPProtocol(asyncio.Protocol):
         return req is self._current and req.body_exists
 
     def _answer(self, req: Request, resp: Response) -> None:
+        pre = resp.prerendered
+        if pre is not None and req.keep_alive and req.version == "1.1" and not resp.must_close:
+            self.write(pre[0] + _DATE.line() + pre[1])
+            return
         body = resp.body
         status = resp.status
         if status in _NO_BODY:
@@ -611,11 +693,10 @@ class HTTPProtocol(asyncio.Protocol):
     ) -> bytes:
         """The status line and headers as Go writes them: sorted names, then Date and
         Content-Length."""
-        text = "".join([f"{k}: {headers[k]}\r\n" for k in sorted(headers)])
         return b"".join(
             (
                 _status_line(status),
-                text.encode("latin-1", "replace"),
+                _header_lines(headers),
                 _DATE.line(),
                 b"" if length is None else b"Content-Length: %d\r\n" % length,
                 extra,
@@ -658,7 +739,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._transport.resume_reading()
 
     def _hang_up(self, answer: bytes) -> None:
-        if self._queue or self._task is not None:
+        if self._queue or self._serving:
             # Answers still owed come first; then no more requests on this connection.
             self._queue.clear()
             self._close_after_writing()
@@ -687,31 +768,28 @@ class HTTPProtocol(asyncio.Protocol):
         if self._transport is not None and not self.closed:
             self._transport.abort()
 
-    def _arm_idle(self, delay: float) -> None:
+    def _arm_watchdog(self) -> None:
         if not self.closed:
-            loop = asyncio.get_running_loop()
-            self._idle_timer = loop.call_later(delay, self._idle_timeout)
+            self._watchdog_timer = self._loop.call_later(WATCHDOG_S, self._watchdog)
 
-    def _idle_timeout(self) -> None:
-        self._idle_timer = None
-        since = self._idle_since
-        busy = self._task is not None or self._queue or self._header_timer is not None
-        if since is None or busy:
-            self._arm_idle(IDLE_TIMEOUT_S)
+    def _watchdog(self) -> None:
+        """Every few seconds: drop a client that takes too long to send its headers, or
+        a connection idle for too long."""
+        self._watchdog_timer = None
+        now = self._loop.time()
+        if self._headers_since is not None and now - self._headers_since > HEADER_TIMEOUT_S:
+            self._abort()
             return
-        left = since + IDLE_TIMEOUT_S - asyncio.get_running_loop().time()
-        if left > 0:
-            self._arm_idle(left)
-        else:
+        since = self._idle_since
+        busy = self._serving or self._queue or self._headers_since is not None
+        if since is not None and not busy and now - since > IDLE_TIMEOUT_S:
             self._close_after_writing()
-
-    def _header_timeout(self) -> None:
-        self._header_timer = None
-        self._abort()
+            return
+        self._arm_watchdog()
 
     def shutdown(self) -> None:
         """The member stops: close the connection once its answer in flight is out."""
-        if self._task is None:
+        if not self._serving:
             self._close_after_writing()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ from etcdpy.store.errors import (
 
 if TYPE_CHECKING:
     from etcdpy.server.etcdserver import EtcdServer
-    from etcdpy.store import Event, Watcher
+    from etcdpy.store import Event, NodeExtern, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,30 @@ _NO_VALUE_ACTIONS = frozenset(("set", "compareAndSwap", "create", "update"))
 MAX_OPEN_WATCHES = 50_000
 # Bodies Go's server would not drain before reusing the connection.
 _DRAIN_LIMIT = 256 << 10
+
+
+_KEYS = "/v2/keys"
+# Paths fast_get takes: printable ASCII that needs no percent-decoding, no empty, "."
+# or ".." segment (those are redirected or cleaned on the general way).
+_PLAIN_PATH = re.compile(r"/v2/keys/[A-Za-z0-9_\-.~:@!$&'()*+,;=/]*")
+FAST_CACHE_SIZE = 4096
+
+
+def _plain_key_path(path: str) -> bool:
+    return (
+        _PLAIN_PATH.fullmatch(path) is not None
+        and "//" not in path
+        and "/./" not in path
+        and "/../" not in path
+        and not path.endswith(("/.", "/.."))
+    )
+
+
+def _permanent(n: NodeExtern) -> bool:
+    """No TTL anywhere in the answer (a TTL's remaining seconds change by themselves)."""
+    if n.expiration_ns:
+        return False
+    return all(_permanent(c) for c in n.nodes) if n.nodes else True
 
 
 class FormResult:
@@ -127,7 +152,76 @@ class KeysHandler:
         self._last = _EncodedEvent()
         self._watchers: set[Watcher] = set()
         self._shutting_down = False
+        # fast_get's rendered answers: (URL path, recursive, sorted, CORS origin) ->
+        # (store index, raft index, raft term, answer).
+        self._cache: dict[tuple[str, bool, bool, str | None], tuple[int, int, int, Response]] = {}
         self.max_watches = MAX_OPEN_WATCHES
+
+    async def fast_get(self, request: Request, cors: dict[str, str] | None) -> Response | None:
+        """A plain read (``GET /v2/keys/<path>`` with at most ``recursive``, ``sorted``
+        and ``quorum`` set to true, a path that needs no decoding or cleaning, auth
+        off), answered without the general parsing; None sends the request the general
+        way.
+
+        Answers without TTLs are kept, rendered, while the store index and the Raft
+        index and term stay what they were: a key read again and again (clients polling
+        their configuration) costs a dictionary lookup. Statistics move as for a read.
+        """
+        server = self.server
+        if server.auth_enabled(count=False):
+            return None
+        path, _, query = request.raw_path.partition("?")
+        recursive = sort = quorum = False
+        if query:
+            for pair in query.split("&"):
+                if pair == "recursive=true":
+                    recursive = True
+                elif pair == "sorted=true":
+                    sort = True
+                elif pair == "quorum=true":
+                    quorum = True
+                else:
+                    return None
+        key = (path, recursive, sort, cors["Access-Control-Allow-Origin"] if cors else None)
+        hit = self._cache.get(key)
+        if hit is None and not _plain_key_path(path):
+            return None
+        if quorum:
+            try:
+                await server.linearizable_read()
+            except ServerError:
+                return None  # the general way answers with the error
+            hit = self._cache.get(key)
+        store = server.store
+        server.auth_enabled()  # the probe counts as etcd's does
+        if hit is not None:
+            index, raft_index, raft_term, resp = hit
+            if (
+                index == store.index
+                and raft_index == server.raft_index
+                and raft_term == server.raft_term
+            ):
+                store.record_get(True)
+                return resp
+        p = STORE_KEYS_PREFIX + path[len(_KEYS) :].rstrip("/")
+        try:
+            ev = store.get(p, recursive, sort, time.time_ns())
+        except EtcdError as e:
+            if e.cause.startswith(STORE_KEYS_PREFIX):
+                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
+            resp = etcd_error(e, {"X-Etcd-Cluster-Id": self._cid})
+            if cors:
+                resp.headers.update(cors)
+            return resp
+        resp = self._event(ev, False)
+        if cors:
+            resp.headers.update(cors)
+        if _permanent(ev.node):
+            resp.prerender()
+            if len(self._cache) >= FAST_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = (store.index, server.raft_index, server.raft_term, resp)
+        return resp
 
     def close_watchers(self) -> None:
         """End every open watch, and any opened later (the member is shutting down)."""

@@ -297,12 +297,13 @@ class EtcdServer:
             return self.store.get(req.path, req.recursive, req.sorted, self._clock())
         raise ServerError(ERR_UNKNOWN_METHOD)
 
-    def auth_enabled(self) -> bool:
+    def auth_enabled(self, count: bool = True) -> bool:
         """Whether v2 auth is on (``/2/enabled`` in the store, as etcd keeps it). etcd
         reads it with a store get on every request, which the store statistics count;
         so do we, without building the error a missing key would raise."""
         value = self.store.peek(AUTH_ENABLED_KEY)
-        self.store.record_get(value is not None)
+        if count:
+            self.store.record_get(value is not None)
         return value == "true"
 
     def _check_running(self) -> None:
@@ -366,7 +367,23 @@ class EtcdServer:
 
     # --- linearizable reads -------------------------------------------------------------
 
+    async def linearizable_read(self) -> None:
+        """Return once this member's state is at least as new as the cluster's when the
+        call began (a ReadIndex round, batched with the reads that arrive meanwhile).
+        Raises ServerError (no leader, timeout)."""
+        await self._linearizable_read()
+
     async def _linearizable_read(self) -> None:
+        raft = self.node.raft
+        if (
+            self._leader == self.id
+            and raft.trk.voters == {self.id}
+            and raft.log.committed <= self._applied
+        ):
+            # A lone voter that leads cannot be deposed, and has applied everything
+            # committed: its own state is the linearizable one (what ReadIndex would
+            # answer at once, without the round through the Raft loop).
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._read_waiters.append(fut)
         self._read_wake.set()
