@@ -81,8 +81,13 @@ class ClientAPI:
 
     async def handle(self, request: Request) -> Response | StreamResponse:
         cors = self._cors(request)
-        if request.method == "GET":
+        method = request.method
+        if method == "GET":
             fast = await self.keys.fast_get(request, cors)
+            if fast is not None:
+                return fast
+        elif method == "PUT":
+            fast = await self.keys.fast_put(request, cors)
             if fast is not None:
                 return fast
         request[CORS_HEADERS] = cors

@@ -181,6 +181,10 @@ class Body:
         self._eof = True
         self._wake()
 
+    def received(self) -> bytes | None:
+        """The whole body if it has all arrived (nothing is consumed), else None."""
+        return bytes(self._buf) if self._eof and self._exc is None else None
+
     def fail(self, exc: BaseException) -> None:
         self._exc = exc
         self._wake()

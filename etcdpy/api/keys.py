@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 from etcdpy.api import gojson
 from etcdpy.api.auth_access import AccessGuard
-from etcdpy.api.goform import MAX_FORM_BYTES, Form, parse_media_type, parse_query
+from etcdpy.api.goform import (
+    MAX_FORM_BYTES,
+    Form,
+    GoError,
+    decode,
+    parse_media_type,
+    parse_query,
+    unescape,
+)
 from etcdpy.api.http import Request
 from etcdpy.api.keyrequest import parse_key_request
 from etcdpy.api.responses import (
@@ -30,6 +38,7 @@ from etcdpy.api.responses import (
 from etcdpy.server.errors import ServerError
 from etcdpy.server.member import id_str
 from etcdpy.server.request import STORE_KEYS_PREFIX
+from etcdpy.server.request import Request as Request_
 from etcdpy.store.errors import (
     ECODE_INVALID_FORM,
     ECODE_RAFT_INTERNAL,
@@ -59,6 +68,7 @@ _KEYS = "/v2/keys"
 # or ".." segment (those are redirected or cleaned on the general way).
 _PLAIN_PATH = re.compile(r"/v2/keys/[A-Za-z0-9_\-.~:@!$&'()*+,;=/]*")
 FAST_CACHE_SIZE = 4096
+_FORM = "application/x-www-form-urlencoded"
 
 
 def _plain_key_path(path: str) -> bool:
@@ -221,6 +231,55 @@ class KeysHandler:
             if len(self._cache) >= FAST_CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = (store.index, server.raft_index, server.raft_term, resp)
+        return resp
+
+    async def fast_put(self, request: Request, cors: dict[str, str] | None) -> Response | None:
+        """A plain set (``PUT /v2/keys/<path>`` whose whole body, already received, is
+        one urlencoded ``value``; no query, auth off), without the general parsing;
+        None sends the request the general way."""
+        server = self.server
+        path = request.raw_path
+        if (
+            server.auth_enabled(count=False)
+            or request.headers.get("content-type") != _FORM
+            or not _plain_key_path(path)
+        ):
+            return None
+        body = request.content.received()
+        if (
+            body is None
+            or not body.startswith(b"value=")
+            or len(body) > MAX_FORM_BYTES
+            or b"&" in body
+            or b";" in body
+        ):
+            return None
+        try:
+            value = decode(unescape(body[6:], True))
+        except GoError:
+            return None
+        server.auth_enabled()  # the probe counts as etcd's does
+        now = time.time_ns()
+        req = Request_(
+            method="PUT",
+            path=STORE_KEYS_PREFIX + path[len(_KEYS) :].rstrip("/"),
+            val=value,
+            time=now,
+        )
+        try:
+            ev = await server.do(req)
+        except EtcdError as e:
+            if e.cause.startswith(STORE_KEYS_PREFIX):
+                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
+            resp = etcd_error(e, {"X-Etcd-Cluster-Id": self._cid})
+        except ServerError as e:
+            resp = etcd_error(
+                EtcdError(ECODE_RAFT_INTERNAL, str(e), 0), {"X-Etcd-Cluster-Id": self._cid}
+            )
+        else:
+            resp = self._event(ev, False)  # type: ignore[arg-type]
+        if cors:
+            resp.headers.update(cors)
         return resp
 
     def close_watchers(self) -> None:
