@@ -13,6 +13,8 @@ import functools
 import re
 import unicodedata
 
+from etcdpy.store.keypath import clean_path
+
 # Go's ParseForm reads at most this much of a form body ("10 MB is a lot of text").
 MAX_FORM_BYTES = 10 << 20
 
@@ -238,20 +240,6 @@ def parse_media_type(v: str) -> tuple[str, str | None]:
 # --- paths ---------------------------------------------------------------------------
 
 
-def clean(p: str) -> str:
-    """Go's ``path.Clean`` for a rooted path (the only kind the HTTP layer sees)."""
-    out: list[str] = []
-    for part in p.split("/"):
-        if not part or part == ".":
-            continue
-        if part == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(part)
-    return "/" + "/".join(out)
-
-
 def clean_request_path(p: str) -> str:
     """``http.ServeMux``'s cleanPath: ``path.Clean`` that keeps a trailing slash."""
     if p[:1] == "/" and "//" not in p and "/." not in p:
@@ -260,7 +248,7 @@ def clean_request_path(p: str) -> str:
         return "/"
     if p[0] != "/":
         p = "/" + p
-    np = clean(p)
+    np = clean_path(p)
     if p[-1] == "/" and np != "/":
         np += "/"
     return np

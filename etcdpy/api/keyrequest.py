@@ -7,7 +7,7 @@ index 0.
 
 from __future__ import annotations
 
-from etcdpy.api.goform import Form, clean, parse_bool, parse_uint64
+from etcdpy.api.goform import Form, parse_bool, parse_uint64
 from etcdpy.server.request import STORE_KEYS_PREFIX, Request
 from etcdpy.store.errors import (
     ECODE_INDEX_NAN,
@@ -18,6 +18,7 @@ from etcdpy.store.errors import (
     ECODE_TTL_NAN,
     EtcdError,
 )
+from etcdpy.store.keypath import clean_path
 
 KEYS_PREFIX = "/v2/keys"
 _VALUE_ONLY = frozenset(("value",))
@@ -71,7 +72,7 @@ def parse_key_request(method: str, url_path: str, form: Form, now_ns: int) -> tu
     Returns the request and etcd 3.x's ``noValueOnSuccess`` flag; raises EtcdError.
     """
     # path.Join("/1", rest): the URL path is clean already except for a trailing slash.
-    p = clean(STORE_KEYS_PREFIX + "/" + url_path[len(KEYS_PREFIX) :])
+    p = clean_path(STORE_KEYS_PREFIX + "/" + url_path[len(KEYS_PREFIX) :])
     if not form or form.keys() <= _VALUE_ONLY:
         # The common case (a plain GET, a plain set): nothing to check.
         return Request(method=method, path=p, val=_first(form, "value") or "", time=now_ns), False

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from etcdpy.api.goform import (
     GoError,
-    clean,
     clean_request_path,
     decode,
     encode,
@@ -20,6 +19,7 @@ from etcdpy.api.goform import (
     parse_uint64,
     unescape,
 )
+from etcdpy.store.keypath import clean_path as clean
 
 
 def q(raw: bytes) -> tuple[dict[str, list[str]], str | None]:
