@@ -174,7 +174,8 @@ SESSION: list[list[str]] = [
     ["-u", "foo:bar", "get", "/a/b"],
     [*FOO, "user", "list"],
     [*ROOT, "get", "/k"],
-    [*ROOT, "ls", "/", "--recursive"],
+    # Without --sort etcd lists children in Go map order, which is random: sort both.
+    [*ROOT, "ls", "/", "--recursive", "--sort"],
     [*ROOT, "member", "list"],
     [*ROOT, "user", "remove", "root"],
     [*ROOT, "user", "get", "root"],
