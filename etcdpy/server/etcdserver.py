@@ -491,16 +491,27 @@ class EtcdServer:
 
     async def _run_raft(self) -> None:
         node = self.node
+        # The committed entries of the last Ready, when they are all plain requests, are
+        # applied while the next Ready's batch is being fsynced (etcd applies in another
+        # goroutine): the disk and the event loop work side by side.
+        deferred: list[Entry] | None = None
         try:
             while True:
                 if self._pending:
                     self._flush_proposals()
                 if not node.has_ready():
-                    self._wake.clear()
-                    await self._wake.wait()
+                    if deferred is not None:
+                        self._apply(deferred)
+                        deferred = None
+                    else:
+                        self._wake.clear()
+                        await self._wake.wait()
                     continue
                 rd = node.ready()
-                await self._process_ready(rd)
+                if deferred is not None and rd.snapshot is not None:
+                    self._apply(deferred)
+                    deferred = None
+                deferred = await self._process_ready(rd, deferred)
                 node.advance(rd)
                 if self._campaign_pending and not self._pending_conf_changes():
                     self._campaign_pending = False
@@ -513,7 +524,10 @@ class EtcdServer:
             log.critical("the raft loop failed, stopping the member: %s", exc, exc_info=True)
             asyncio.get_running_loop().create_task(self.stop())
 
-    async def _process_ready(self, rd: Ready) -> None:
+    async def _process_ready(self, rd: Ready, earlier: list[Entry] | None) -> list[Entry] | None:
+        """Persist, send and apply one Ready; ``earlier`` (committed entries of the last
+        one) are applied while this one's entries are written. Returns this Ready's
+        committed entries when they can wait for the next round in the same way."""
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state)
         if rd.send_before_persist and rd.messages:
@@ -521,7 +535,14 @@ class EtcdServer:
         if rd.snapshot is not None:
             await self._persist_snapshot(rd.snapshot)
         if rd.entries or rd.hard_state is not None:
-            await self._persist(rd)
+            if earlier is None:
+                await self._persist(rd)
+            else:
+                saving = asyncio.ensure_future(self._persist(rd))
+                self._apply(earlier)
+                await saving
+        elif earlier is not None:
+            self._apply(earlier)
         if rd.snapshot is not None:
             self.raft_storage.apply_snapshot(rd.snapshot)
             self._install_snapshot(rd.snapshot)
@@ -531,13 +552,19 @@ class EtcdServer:
             self.raft_storage.set_hard_state(rd.hard_state)
         if not rd.send_before_persist and rd.messages:
             self._send(rd.messages)
-        if rd.committed_entries:
-            self._apply(rd.committed_entries)
         if rd.read_states:
             for rs in rd.read_states:
                 fut = self._read_ctx.pop(rs.request_ctx, None)
                 if fut is not None and not fut.done():
                     fut.set_result(rs.index)
+        committed = rd.committed_entries
+        if committed:
+            for e in committed:
+                if e.type != EntryType.NORMAL:
+                    self._apply(committed)
+                    return None
+            return committed
+        return None
 
     async def _persist(self, rd: Ready) -> None:
         """Write the Ready's entries and hard state; on a disk error, fail the waiting
