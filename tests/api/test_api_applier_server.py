@@ -124,9 +124,7 @@ async def started(c: Config, deadline_s: float = 10.0) -> EtcdServer:
     await s.start()
     end = time.monotonic() + deadline_s
     while not (
-        s.leader_id() == s.id
-        and s.cluster_version is not None
-        and all(m.name for m in s.members())
+        s.leader_id() == s.id and s.cluster_version is not None and all(m.name for m in s.members())
     ):
         assert time.monotonic() < end, "the lone member did not become ready"
         await asyncio.sleep(0.01)
