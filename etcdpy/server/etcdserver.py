@@ -731,10 +731,12 @@ class EtcdServer:
             reason,
         )
         # One peer of another cluster may be a stray process at a member's address; a
-        # majority of them means this member's data dir is the stranger.
+        # majority of them means this member's data dir is the stranger, but only if it
+        # never worked in a cluster: a member that did holds data and keeps running (as
+        # etcd does), however many strangers sit at its peers' addresses.
         peers = self.transport.peers
         refusing = sorted(mid for mid, s in peers.items() if s.mismatched)
-        if peers and len(refusing) >= len(peers) // 2 + 1:
+        if peers and len(refusing) >= len(peers) // 2 + 1 and not self._has_worked():
             self._stop_fatally(
                 f"peers {', '.join(id_str(p) for p in refusing)} are members of another "
                 f"cluster and refuse this member ({id_str(self.id)} of cluster "
@@ -742,6 +744,18 @@ class EtcdServer:
                 "its own data dir, or, for a new member, fix --initial-cluster-token and "
                 "--initial-cluster and empty the data dir."
             )
+
+    def _has_worked(self) -> bool:
+        """Whether this member's log ever committed past the bootstrap entries (all of
+        term 1): a leader was elected in its cluster, so its data dir is that cluster's."""
+        log_ = self.node.raft.log
+        committed = log_.committed
+        if committed == 0:
+            return False
+        try:
+            return log_.term(committed) > 1
+        except RaftError:
+            return True  # compacted into a snapshot: long past the bootstrap
 
     def _members_json(self) -> list[dict[str, object]]:
         return [m.to_dict() for m in self.members()]

@@ -161,6 +161,51 @@ def test_two_tokens_refuse_each_other(tmp_path: Path) -> None:
         same_index([n1, n2], "/tokens")
 
 
+def test_a_working_member_outlives_a_stranger_at_its_only_peer(tmp_path: Path) -> None:
+    """The grow-back mistake: q2 is added, then started with --initial-cluster-state new
+    (so it makes a cluster of its own). q2, which never worked in a cluster, stops with
+    one sentence; q1, which holds the data, logs the refusal and keeps serving reads
+    (it has no quorum: the cluster has two voters now), as etcd does."""
+    with proc_group(tmp_path) as group:
+        (c1, p1), (c2, p2) = (free_port(), free_port()), (free_port(), free_port())
+        q1_dir, q2_dir = group.base_dir / "q1.etcd", group.base_dir / "q2.etcd"
+        one = f"q1=http://{LOOPBACK}:{p1}"
+        q1 = group.start(
+            "etcdpy",
+            "q1",
+            [*member_args("q1", c1, p1, q1_dir, one, TOKEN), *FAST],
+            client_port=c1,
+            peer_port=p1,
+            data_dir=q1_dir,
+        )
+        wait_leader([q1])
+        assert put(q1.client_url, "/important", "data").status == 201
+        added = call(
+            q1.client_url,
+            "POST",
+            "/v2/members",
+            body=f'{{"peerURLs":["http://{LOOPBACK}:{p2}"]}}'.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert added.status == 201, added.body
+        both = f"{one},q2=http://{LOOPBACK}:{p2}"
+        q2 = group.start(
+            "etcdpy",
+            "q2",
+            [*member_args("q2", c2, p2, q2_dir, both, TOKEN, state="new"), *FAST],
+            client_port=c2,
+            peer_port=p2,
+            data_dir=q2_dir,
+            ready=False,
+        )
+        assert wait_exit(q2) == 1, q2.log_tail()
+        assert "are members of another cluster and refuse this member" in q2.log_text()
+        wait_log(q1, "belongs to another cluster")
+        assert q1.alive(), q1.log_tail()
+        assert get(q1.client_url, "/important").json()["node"]["value"] == "data"
+        assert "Traceback" not in q1.log_text() + q2.log_text()
+
+
 def _refused_start(group: ProcGroup, name: str, args: list[str]) -> str:
     """Start a member that must refuse to start; its output (one sentence)."""
     m = group.start("etcdpy", name, args, ready=False)
