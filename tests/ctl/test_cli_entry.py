@@ -122,3 +122,22 @@ def test_start_up_imports_only_what_it_needs() -> None:
         [sys.executable, "-c", code], capture_output=True, env=base_env(), check=True, timeout=30
     ).stdout.decode()
     assert out.splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["nosuch"], ["get"], ["--endpoints", "x://", "ls"]]
+)
+def test_python_dash_m_etcdpy_ctl_is_etcdpyctl(args: list[str]) -> None:
+    """``python -m etcdpy.ctl`` answers as the ``etcdpyctl`` entry point does."""
+
+    def outcome(module: str) -> tuple[int, str, str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            capture_output=True,
+            text=True,
+            env=base_env(),
+            timeout=30,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    assert outcome("etcdpy.ctl") == outcome("etcdpy.cli.ctl")
