@@ -15,5 +15,5 @@ class ServerError(Exception):
 ERR_STOPPED = "etcdserver: server stopped"
 ERR_UNKNOWN_METHOD = "etcdserver: unknown method"
 ERR_TIMEOUT = "etcdserver: request timed out"
-ERR_NO_LEADER = "etcdserver: no leader"
+ERR_TIMEOUT_LEADER_FAIL = "etcdserver: request timed out, possibly due to previous leader failure"
 ERR_NOT_ENOUGH_STARTED = "etcdserver: re-configuration failed due to not enough started members"

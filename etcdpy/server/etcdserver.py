@@ -42,10 +42,10 @@ from etcdpy.server.applier import apply_request
 from etcdpy.server.bootstrap import CATCH_UP_ENTRIES, Boot, bootstrap
 from etcdpy.server.config import Config
 from etcdpy.server.errors import (
-    ERR_NO_LEADER,
     ERR_NOT_ENOUGH_STARTED,
     ERR_STOPPED,
     ERR_TIMEOUT,
+    ERR_TIMEOUT_LEADER_FAIL,
     ERR_UNKNOWN_METHOD,
     ServerError,
 )
@@ -129,7 +129,6 @@ class EtcdServer:
         self.store = Store()
         self.membership = Membership()
         self._req_timeout = 5.0 + 2 * cfg.election_timeout_ms / 1000.0
-        self._leader_wait = 2 * cfg.election_timeout_ms / 1000.0
         self._leader: int | None = None
         self._role = Role.FOLLOWER
         self._leader_known = asyncio.Event()
@@ -217,11 +216,7 @@ class EtcdServer:
             from etcdpy.server.config import ConfigError
 
             boot.disk.close()
-            raise ConfigError(
-                f"member {id_str(self.id)} was removed from cluster {id_str(self.cluster_id)}; "
-                "it can never rejoin with this data dir: remove the data dir, add the member "
-                "again (member add) and start it with --initial-cluster-state existing."
-            )
+            raise ConfigError(self._removed_sentence())
 
     def _campaign_if_alone(self) -> None:
         voters = self.node.raft.trk.voters
@@ -353,10 +348,11 @@ class EtcdServer:
     async def _wait_for_leader(self) -> None:
         if self._leader is not None:
             return
+        # etcd's proposal waits for a leader within the request timeout, then says so.
         try:
-            await asyncio.wait_for(self._leader_known.wait(), self._leader_wait)
+            await asyncio.wait_for(self._leader_known.wait(), self._req_timeout)
         except TimeoutError:
-            raise ServerError(ERR_NO_LEADER) from None
+            raise ServerError(ERR_TIMEOUT) from None
         if self._stopping:
             raise ServerError(ERR_STOPPED)
 
@@ -434,7 +430,7 @@ class EtcdServer:
             try:
                 self.node.read_index(ctx)
             except ProposalDropped:
-                raise ServerError(ERR_NO_LEADER) from None
+                raise ServerError(ERR_TIMEOUT_LEADER_FAIL) from None
             self._kick()
             index = await fut
         finally:
@@ -483,7 +479,7 @@ class EtcdServer:
         try:
             self.node.propose_batch(datas)
         except ProposalDropped:
-            err = ServerError(ERR_NO_LEADER if self._leader is None else ERR_TIMEOUT)
+            err = ServerError(ERR_TIMEOUT_LEADER_FAIL if self._leader is None else ERR_TIMEOUT)
             for rid in ids:
                 fut = self._waiters.pop(rid, None)
                 if fut is not None and not fut.done():
@@ -713,11 +709,26 @@ class EtcdServer:
             self.node.report_snapshot(peer, failed)
             self._kick()
 
+    def _removed_sentence(self) -> str:
+        return (
+            f"member {id_str(self.id)} was removed from cluster {id_str(self.cluster_id)}; "
+            "it can never rejoin with this data dir: remove the data dir, add the member "
+            "again (member add) and start it with --initial-cluster-state existing."
+        )
+
     def _on_removed(self) -> None:
-        if self._stopping:
+        if self._stopping or self._fatal is not None:
             return
         log.error("the member has been permanently removed from the cluster")
+        # It stops a second later (its last answers reach the peers) with the same
+        # sentence and status as when it is restarted on this data dir.
+        self._fatal = self._removed_sentence()
         self._stopping_soon()
+
+    @property
+    def stopping(self) -> bool:
+        """The member is stopping or about to (removed, or its data dir refused)."""
+        return self._stopping or self._fatal is not None
 
     def _stopping_soon(self) -> None:
         loop = asyncio.get_running_loop()

@@ -108,12 +108,13 @@ async def run_member(cfg: Config) -> None:
                 await http.listen(host, port, ssl=tls.client_server if https else None)
             except OSError as exc:
                 raise _busy("clients", url, exc) from None
-        log.info(
-            "ready to serve client requests on %s (member %s, cluster %s)",
-            ", ".join(cfg.listen_client_urls),
-            id_str(server.id),
-            id_str(server.cluster_id),
-        )
+        if not server.stopping:
+            log.info(
+                "ready to serve client requests on %s (member %s, cluster %s)",
+                ", ".join(cfg.listen_client_urls),
+                id_str(server.id),
+                id_str(server.cluster_id),
+            )
         await server.wait_stopped()
     finally:
         await asyncio.shield(_shutdown(http, peer_runner, api, server))

@@ -111,9 +111,11 @@ def test_an_added_member_joins_and_replicates_then_leaves_for_ever(cluster: Clus
     # Removing it: 204, it stops itself, and its id can never come back.
     gone = call(members[0].client_url, "DELETE", f"/v2/members/{new['id']}")
     assert gone.status == 204, gone.body
-    code = wait_exit(n4)
-    print(f"the removed member exited with {code}")
+    # It stops with the sentence (and status) it would give on a restart.
+    assert wait_exit(n4) == 1, n4.log_tail()
     assert "permanently removed" in n4.log_text()
+    assert f"member {new['id']} was removed from cluster" in n4.log_text()
+    assert "peer answered" not in n4.log_text(), n4.log_tail()
     for m in members:
         poll(lambda m=m: new["id"] not in listed(m), f"{m.name} to drop the removed member")
     again = call(members[1].client_url, "DELETE", f"/v2/members/{new['id']}")
@@ -137,8 +139,9 @@ def test_an_added_member_joins_and_replicates_then_leaves_for_ever(cluster: Clus
 
     # Restarted on its old data dir it cannot rejoin: it says why and exits.
     back = restart(group, n4, ready=False)
-    print(f"restarted on its old data dir, the removed member exited with {wait_exit(back)}")
-    assert "removed" in back.log_text()
+    assert wait_exit(back) == 1, back.log_tail()
+    assert f"member {new['id']} was removed from cluster" in back.log_text()
+    assert "ready to serve" not in back.log_text(), back.log_tail()
     assert all(new["id"] not in listed(m) for m in members)
 
     # With its data dir wiped and added again (a new id), it joins as a new member.
