@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         )
     for unknown in parsed.env_unknown:
         log.warning("unrecognized environment variable %s", unknown)
+    for note in parsed.defaulted:
+        log.info("%s", note)
 
     try:
         cfg.validate()

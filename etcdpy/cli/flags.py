@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from etcdpy.server.config import Config, format_initial_cluster
+from etcdpy.server.config import DEFAULT_SNAPSHOT_COUNT, Config, format_initial_cluster
 
 # Exit codes: 2 for what Go's flag package refuses (the shape of the command line), 1 for
 # values etcd refuses once they are read (etcd prints "error verifying flags" and exits 1).
@@ -191,7 +191,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "snapshot-count",
         _MEMBER,
-        "Number of committed transactions to trigger a snapshot to disk.",
+        "Number of committed transactions to trigger a snapshot to disk "
+        f"(0 means the default, {DEFAULT_SNAPSHOT_COUNT}).",
         parse_uint,
         "snapshot_count",
     ),
@@ -383,6 +384,8 @@ class ParsedFlags:
     env_used: list[str] = field(default_factory=list)
     env_shadowed: list[str] = field(default_factory=list)
     env_unknown: list[str] = field(default_factory=list)
+    # Values replaced by their default, as etcd logs them ("set snapshot count to ...").
+    defaulted: list[str] = field(default_factory=list)
 
 
 def _read_command_line(args: Sequence[str]) -> tuple[list[tuple[Flag, str]], bool]:
@@ -479,6 +482,10 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
     _refuse_not_yet_supported(values)
     result.show_version = bool(values.get("version", False))
     result.config = _build_config(values)
+    if result.config.snapshot_count == 0:
+        # etcd's server start: "set snapshot count to default".
+        result.config.snapshot_count = DEFAULT_SNAPSHOT_COUNT
+        result.defaulted.append(f"set snapshot count to default {DEFAULT_SNAPSHOT_COUNT}")
     return result
 
 

@@ -17,6 +17,9 @@ DEFAULT_NAME = "default"
 DEFAULT_CLUSTER_TOKEN = "etcd-cluster"
 DEFAULT_CLIENT_URL = "http://localhost:2379"
 DEFAULT_PEER_URL = "http://localhost:2380"
+# etcd 2.x's DefaultSnapCount; --snapshot-count=0 means this too, as in every etcd
+# (etcd 3.4 maps 0 to its own default, 100000).
+DEFAULT_SNAPSHOT_COUNT = 10_000
 
 # etcdmain/config.go maxElectionMs; etcd also wants at least 5 heartbeats per election.
 MAX_ELECTION_TIMEOUT_MS = 50_000
@@ -43,7 +46,7 @@ class Config:
     initial_cluster_state: str = "new"  # "new" or "existing"
     initial_cluster_token: str = DEFAULT_CLUSTER_TOKEN
     force_new_cluster: bool = False
-    snapshot_count: int = 10_000
+    snapshot_count: int = DEFAULT_SNAPSHOT_COUNT
     heartbeat_interval_ms: int = 100
     election_timeout_ms: int = 1000
     max_snapshots: int = 5
@@ -95,8 +98,10 @@ class Config:
                 f"set less than {MAX_ELECTION_TIMEOUT_MS}ms."
             )
         if self.snapshot_count <= 0:
+            # The command line turns --snapshot-count=0 into the default before this.
             raise ConfigError(
-                f"--snapshot-count must be >0 (set to {self.snapshot_count}); the default is 10000."
+                f"--snapshot-count must be >0 (set to {self.snapshot_count}); "
+                f"the default is {DEFAULT_SNAPSHOT_COUNT}."
             )
         if not self.name:
             raise ConfigError("--name must not be empty; give this member a name.")

@@ -241,6 +241,15 @@ def test_help_and_version_requests() -> None:
     assert not parse(["--version=false"], {}).show_version
 
 
+def test_snapshot_count_zero_means_the_default() -> None:
+    # etcd keeps 0 and its server start turns it into the default snapshot count.
+    parsed = parse(["-snapshot-count=0"], {})
+    assert parsed.config.snapshot_count == 10_000
+    assert parsed.defaulted == ["set snapshot count to default 10000"]
+    parsed.config.validate()
+    assert parse([], {"ETCD_SNAPSHOT_COUNT": "0"}).config.snapshot_count == 10_000
+
+
 # --- refusals: one sentence and an exit code -------------------------------------------------
 
 

@@ -166,6 +166,17 @@ def test_has_wal_knows_both_layouts(tmp_path: Path) -> None:
     assert daemon.has_wal(str(tmp_path / "b"))
 
 
+def test_snapshot_count_zero_is_logged_as_the_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Config] = []
+    monkeypatch.setattr(daemon, "_run", lambda cfg: started.append(cfg) or 0)
+    args = ["-snapshot-count=0", "-data-dir", str(tmp_path / "d")]
+    code, _, err = run_main(args, capsys)
+    assert (code, [c.snapshot_count for c in started]) == (0, [10_000])
+    assert "etcdpy.cli: set snapshot count to default 10000" in err
+
+
 def test_command_line_error_has_no_traceback() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "etcdpy", "-listen-client-urls", "http://example.com:2379"],

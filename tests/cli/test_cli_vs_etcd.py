@@ -27,10 +27,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run(command: list[str], cwd: Path) -> int:
-    """Exit status of ``command``; a start that is not refused within the bound counts as 0."""
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
     env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+PROGRAMS = (("etcd", [ETCD or "etcd"]), ("etcdpy", [sys.executable, "-m", "etcdpy"]))
+
+
+def run(command: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> int:
+    """Exit status of ``command``; a start that is not refused within the bound counts as 0."""
+    env = clean_env(extra_env)
     try:
         proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, timeout=20)
     except subprocess.TimeoutExpired:
@@ -47,7 +56,7 @@ def both(args: list[str], tmp_path: Path) -> tuple[int, int]:
         f"-listen-peer-urls=http://127.0.0.1:{peer}",
     ]
     codes = []
-    for name, program in (("etcd", [ETCD or "etcd"]), ("etcdpy", [sys.executable, "-m", "etcdpy"])):
+    for name, program in PROGRAMS:
         work = tmp_path / name
         work.mkdir()
         codes.append(run([*program, *base, "-data-dir", str(work / "data"), *args], work))
@@ -108,3 +117,51 @@ def test_refused_by_both(args: list[str], tmp_path: Path) -> None:
     etcd_code, etcdpy_code = both(args, tmp_path)
     assert etcd_code != 0
     assert etcdpy_code == 1
+
+
+def serves(command: list[str], client: int, cwd: Path, env: dict[str, str]) -> tuple[bool, str]:
+    """Whether ``command`` answers GET /version on ``client`` within a bound; and its stdout."""
+    import time
+    import urllib.request
+
+    with subprocess.Popen(
+        command, cwd=cwd, env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{client}/version", timeout=2):
+                        return True, ""
+                except OSError:
+                    time.sleep(0.1)
+            return False, proc.stdout.read().decode() if proc.poll() is not None else ""
+        finally:
+            proc.kill()  # This child, by its Popen handle.
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        # etcd takes 0 as "the default snapshot count".
+        (["-snapshot-count=0"], {}),
+    ],
+)
+def test_started_by_both(args: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    for name, program in PROGRAMS:
+        client, peer = free_port(), free_port()
+        command = [
+            *program,
+            f"-listen-client-urls=http://127.0.0.1:{client}",
+            f"-advertise-client-urls=http://127.0.0.1:{client}",
+            f"-listen-peer-urls=http://127.0.0.1:{peer}",
+            f"-initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+            f"-initial-cluster=default=http://127.0.0.1:{peer}",
+            "-data-dir",
+            str(tmp_path / name / "d"),
+            *args,
+        ]
+        (tmp_path / name).mkdir()
+        if name == "etcd":
+            command.append("-enable-v2=true")
+        assert serves(command, client, tmp_path / name, env) == (True, ""), name
