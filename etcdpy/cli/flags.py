@@ -58,10 +58,58 @@ def parse_bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+UINT64_MAX = (1 << 64) - 1
+
+
 def parse_uint(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()):
+    """Read ``raw`` as Go's ``flag.Uint``/``Uint64`` do: ``strconv.ParseUint(raw, 0, 64)``.
+
+    So ``0x10``, ``0o20``, ``0b10000`` and ``020`` (a leading 0 is octal) are all 16, and
+    ``1_000`` is 1000: a script written for etcd means the same number to etcdpy.
+    """
+    base, digits, octal_by_zero = 10, raw, False
+    if raw[:1] == "0" and len(raw) > 1:
+        prefix = raw[1].lower()
+        if len(raw) >= 3 and prefix in "box":
+            base, digits = {"b": 2, "o": 8, "x": 16}[prefix], raw[2:]
+        else:
+            base, digits, octal_by_zero = 8, raw[1:], True
+    value = 0
+    for char in digits:
+        if char == "_":
+            continue
+        digit = int(char, 36) if char.isascii() and char.isalnum() else 36
+        if digit >= base:
+            if octal_by_zero and char in "89":
+                raise ValueError("a leading 0 makes it octal, and 8 and 9 are not octal digits")
+            raise ValueError("expected a non-negative whole number")
+        value = value * base + digit
+        if value > UINT64_MAX:
+            raise ValueError(f"value out of range, the largest is {UINT64_MAX}")
+    if not raw or ("_" in raw and not _underscores_ok(raw)):
         raise ValueError("expected a non-negative whole number")
-    return int(raw)
+    return value
+
+
+def _underscores_ok(raw: str) -> bool:
+    # strconv's underscoreOK: "_" only between digits, a base prefix counting as a digit.
+    saw = "^"  # ^ start, 0 digit or prefix, _ underscore, ! anything else
+    i = 0
+    hex_digits = False
+    if len(raw) >= 2 and raw[0] == "0" and raw[1].lower() in "box":
+        i, saw, hex_digits = 2, "0", raw[1].lower() == "x"
+    for char in raw[i:]:
+        if char.isdigit() or (hex_digits and char.lower() in "abcdef"):
+            saw = "0"
+        elif char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
 
 
 def parse_cluster_state(raw: str) -> str:
@@ -545,7 +593,8 @@ def usage() -> str:
         "Flags are written as etcd's: -name value, --name value, -name=value or",
         "--name=value; booleans as -name or -name=true|false. A repeated flag overrides",
         "the earlier one. Every flag can also be set as an environment variable",
-        "ETCD_<FLAG> (e.g. ETCD_DATA_DIR); the command line wins.",
+        "ETCD_<FLAG> (e.g. ETCD_DATA_DIR); the command line wins. Numbers are read as",
+        "Go reads them: 0x64, 0o144, 0144 (a leading 0 is octal) and 1_000 are accepted.",
     ]
     section = ""
     for flag in FLAGS:

@@ -241,6 +241,73 @@ def test_help_and_version_requests() -> None:
     assert not parse(["--version=false"], {}).show_version
 
 
+# --- numbers: Go's strconv.ParseUint(s, 0, 64) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("16", 16),
+        ("0x10", 16),
+        ("0X10", 16),
+        ("0x_10", 16),
+        ("0o20", 16),
+        ("0O20", 16),
+        ("020", 16),  # a leading 0 is octal
+        ("0_20", 16),
+        ("0b10000", 16),
+        ("0B1_0000", 16),
+        ("1_000", 1000),
+        ("010", 8),
+        ("0", 0),
+        ("00", 0),
+        ("18446744073709551615", 2**64 - 1),
+    ],
+)
+def test_numbers_are_read_as_go_reads_them(raw: str, value: int) -> None:
+    assert flags.parse_uint(raw) == value
+    assert cfg_of(f"-snapshot-count={raw}").snapshot_count == (value or 10_000)
+    assert cfg_of("-max-wals", raw).max_wals == value
+    assert cfg_of(env={"ETCD_MAX_SNAPSHOTS": raw}).max_snapshots == value
+
+
+def test_heartbeat_interval_in_hex() -> None:
+    cfg = cfg_of("-heartbeat-interval=0x64", env={"ETCD_ELECTION_TIMEOUT": "0x3e8"})
+    assert (cfg.heartbeat_interval_ms, cfg.election_timeout_ms) == (100, 1000)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("08", "a leading 0 makes it octal, and 8 and 9 are not octal digits."),
+        ("0_9", "a leading 0 makes it octal, and 8 and 9 are not octal digits."),
+        ("99999999999999999999", "value out of range, the largest is 18446744073709551615."),
+        ("18446744073709551616", "value out of range, the largest is 18446744073709551615."),
+        ("0x1_0000_0000_0000_0000", "value out of range, the largest is 18446744073709551615."),
+        ("1__0", "expected a non-negative whole number."),
+        ("_1", "expected a non-negative whole number."),
+        ("1_", "expected a non-negative whole number."),
+        ("0_", "expected a non-negative whole number."),
+        ("0x", "expected a non-negative whole number."),
+        ("0b2", "expected a non-negative whole number."),
+        ("0o8", "expected a non-negative whole number."),
+        ("0x1p4", "expected a non-negative whole number."),
+        ("+5", "expected a non-negative whole number."),
+        ("-1", "expected a non-negative whole number."),
+        ("", "expected a non-negative whole number."),
+        ("\uff15", "expected a non-negative whole number."),  # a full-width 5
+    ],
+)
+def test_numbers_go_refuses_are_refused(raw: str, reason: str) -> None:
+    err = refused(f"-snapshot-count={raw}")
+    assert (str(err), err.exit_code) == (
+        f'invalid value "{raw}" for flag -snapshot-count: {reason}',
+        EXIT_BAD_VALUE,
+    )
+    err = refused(env={"ETCD_SNAPSHOT_COUNT": raw} if raw else {"ETCD_SNAPSHOT_COUNT": "x"})
+    assert err.exit_code == EXIT_BAD_VALUE
+
+
 def test_snapshot_count_zero_means_the_default() -> None:
     # etcd keeps 0 and its server start turns it into the default snapshot count.
     parsed = parse(["-snapshot-count=0"], {})

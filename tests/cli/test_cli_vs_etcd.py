@@ -72,6 +72,10 @@ ACCEPTED = [
     # etcd 3.4 wants host:port in CORS origins; 2.3 (which etcdpy follows) did not.
     ["-max-snapshots=0", "-max-wals", "3", "-cors", "http://a.example:8080"],
     ["-initial-cluster", "a=http://10.0.0.1:1,a=http://10.0.0.1:2,b=http://10.0.0.2:1"],
+    # Numbers as Go's strconv.ParseUint(s, 0, 64) reads them.
+    ["-snapshot-count=0x10", "-heartbeat-interval=0x64", "-election-timeout=1_000"],
+    ["-snapshot-count=010", "-max-wals=0o7", "-max-snapshots=0b11", "-snapshot-count=0"],
+    ["-snapshot-count=18446744073709551615"],
 ]
 
 
@@ -109,6 +113,10 @@ REFUSED = [
         "default=http://127.0.0.1:4",
     ],
     ["-initial-cluster", "default=http://127.0.0.1:5,x=http://127.0.0.1:5"],
+    ["-snapshot-count=08"],
+    ["-snapshot-count=99999999999999999999"],
+    ["-snapshot-count=1__0"],
+    ["-heartbeat-interval=+5"],
 ]
 
 
@@ -145,6 +153,7 @@ def serves(command: list[str], client: int, cwd: Path, env: dict[str, str]) -> t
     [
         # etcd takes 0 as "the default snapshot count".
         (["-snapshot-count=0"], {}),
+        (["-heartbeat-interval=0x32", "-election-timeout=0x1f4"], {}),
     ],
 )
 def test_started_by_both(args: list[str], env: dict[str, str], tmp_path: Path) -> None:
