@@ -413,7 +413,15 @@ FLAGS: tuple[Flag, ...] = (
         "peer_trusted_ca_file",
     ),
     Flag("debug", _MISC, "Enable debug-level logging.", parse_bool, "debug"),
-    Flag("version", _MISC, "Print the version and exit.", parse_bool, None, shown_default="false"),
+    Flag(
+        "version",
+        _MISC,
+        "Print the version and exit (on the command line only: ETCD_VERSION does not stop "
+        "the start, as in etcd).",
+        parse_bool,
+        None,
+        shown_default="false",
+    ),
 )
 
 FLAGS_BY_NAME: dict[str, Flag] = {f.name: f for f in FLAGS}
@@ -510,6 +518,9 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
     for flag, raw in given:
         # Each value is checked when it appears, as Go does, even if a later one replaces it.
         values[flag.name] = _convert(flag, raw, f"flag -{flag.name}")
+    # etcd answers -version before it reads ETCD_* variables, so ETCD_VERSION=true is read
+    # (and refused if it is not a boolean) but never stops the start.
+    result.show_version = bool(values.get("version", False))
 
     known_env = {f.env_name: f for f in FLAGS}
     for key in sorted(environ):
@@ -528,7 +539,6 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
             result.env_used.append(f"{key}={raw}")
 
     _refuse_not_yet_supported(values)
-    result.show_version = bool(values.get("version", False))
     result.config = _build_config(values)
     if result.config.snapshot_count == 0:
         # etcd's server start: "set snapshot count to default".

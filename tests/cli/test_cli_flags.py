@@ -241,6 +241,19 @@ def test_help_and_version_requests() -> None:
     assert not parse(["--version=false"], {}).show_version
 
 
+def test_version_from_the_environment_does_not_stop_the_start() -> None:
+    # etcd answers -version before it reads ETCD_*: the variable is read, used, ignored.
+    parsed = parse([], {"ETCD_VERSION": "true"})
+    assert not parsed.show_version
+    assert parsed.env_used == ["ETCD_VERSION=true"]
+    assert parse(["-version"], {"ETCD_VERSION": "false"}).show_version
+    err = refused(env={"ETCD_VERSION": "bogus"})
+    assert (str(err), err.exit_code) == (
+        'invalid value "bogus" for ETCD_VERSION (flag -version): expected true or false.',
+        EXIT_BAD_VALUE,
+    )
+
+
 # --- numbers: Go's strconv.ParseUint(s, 0, 64) ------------------------------------------------
 
 

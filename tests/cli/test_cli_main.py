@@ -166,6 +166,15 @@ def test_has_wal_knows_both_layouts(tmp_path: Path) -> None:
     assert daemon.has_wal(str(tmp_path / "b"))
 
 
+def test_version_from_the_environment_does_not_stop_the_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Config] = []
+    monkeypatch.setattr(daemon, "_run", lambda cfg: started.append(cfg) or 0)
+    code, out, _ = run_main(["-data-dir", str(tmp_path / "d")], capsys, {"ETCD_VERSION": "true"})
+    assert (code, out, len(started)) == (0, "", 1)
+
+
 def test_snapshot_count_zero_is_logged_as_the_default(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
