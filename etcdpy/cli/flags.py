@@ -268,7 +268,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "listen-client-urls",
         _MEMBER,
-        "List of URLs to listen on for client traffic (IP addresses or localhost).",
+        "List of URLs to listen on for client traffic (IP addresses or localhost); "
+        "when given, --advertise-client-urls must be given too.",
         parse_listen_urls,
         "listen_client_urls",
     ),
@@ -567,6 +568,10 @@ def _build_config(values: Mapping[str, object]) -> Config:
     if "initial-cluster" not in values:
         # etcd 3.4: a member started with only --name bootstraps a cluster of itself.
         cfg.initial_cluster = {cfg.name: list(cfg.initial_advertise_peer_urls)}
+    if "listen-client-urls" in values and "advertise-client-urls" not in values:
+        # etcd drops the default advertised URL then, and Config.validate refuses the
+        # start: a member listening on chosen addresses must say where clients reach it.
+        cfg.advertise_client_urls = []
     cfg.listen_client_urls = [bind_url(u) for u in cfg.listen_client_urls]
     cfg.listen_peer_urls = [bind_url(u) for u in cfg.listen_peer_urls]
     return cfg

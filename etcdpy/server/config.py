@@ -36,6 +36,7 @@ class Config:
     # Empty means "<name>.etcd" in the working directory, as etcd does.
     data_dir: str = ""
     listen_client_urls: list[str] = field(default_factory=lambda: [DEFAULT_CLIENT_URL])
+    # Empty when --listen-client-urls was given without it, which validate() refuses.
     advertise_client_urls: list[str] = field(default_factory=lambda: [DEFAULT_CLIENT_URL])
     listen_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])
     initial_advertise_peer_urls: list[str] = field(default_factory=lambda: [DEFAULT_PEER_URL])
@@ -105,6 +106,14 @@ class Config:
             )
         if not self.name:
             raise ConfigError("--name must not be empty; give this member a name.")
+        # Last, as in etcd's embed.Config.Validate.
+        if self.listen_client_urls and not self.advertise_client_urls:
+            raise ConfigError(
+                "--advertise-client-urls is required when --listen-client-urls is set "
+                "explicitly: when listening on specific address(es), this etcd process must "
+                "advertise accessible url(s) to each connected client, so set "
+                "--advertise-client-urls to the URLs clients reach this member at."
+            )
 
     def validate_bootstrap(self) -> None:
         """Raise :class:`ConfigError` if a member with no WAL cannot bootstrap from these

@@ -6,7 +6,7 @@ import pytest
 
 from etcdpy.cli import flags
 from etcdpy.cli.flags import EXIT_BAD_VALUE, EXIT_USAGE, FlagError, parse
-from etcdpy.server.config import Config
+from etcdpy.server.config import Config, ConfigError
 
 
 def cfg_of(*args: str, env: dict[str, str] | None = None) -> Config:
@@ -328,6 +328,63 @@ def test_snapshot_count_zero_means_the_default() -> None:
     assert parsed.defaulted == ["set snapshot count to default 10000"]
     parsed.config.validate()
     assert parse([], {"ETCD_SNAPSHOT_COUNT": "0"}).config.snapshot_count == 10_000
+
+
+# --- listening on chosen addresses needs advertised client URLs -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["-listen-client-urls", "http://127.0.0.1:2379"], {}),
+        # Explicitly the default is still explicit, as in etcd.
+        (["-listen-client-urls", "http://localhost:2379"], {}),
+        ([], {"ETCD_LISTEN_CLIENT_URLS": "http://127.0.0.1:2379"}),
+        (["-listen-client-urls", "http://127.0.0.1:2379"], {"ETCD_ADVERTISE_CLIENT_URLS": ""}),
+    ],
+)
+def test_listen_client_urls_without_advertised_ones_is_refused(
+    args: list[str], env: dict[str, str]
+) -> None:
+    cfg = cfg_of(*args, env=env)
+    assert cfg.advertise_client_urls == []
+    with pytest.raises(ConfigError) as info:
+        cfg.validate()
+    assert str(info.value).startswith(
+        "--advertise-client-urls is required when --listen-client-urls is set explicitly: "
+        "when listening on specific address(es), this etcd process must advertise accessible "
+        "url(s) to each connected client"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        ([], {}),
+        (["-advertise-client-urls", "http://10.0.0.1:2379"], {}),
+        (
+            [
+                "-listen-client-urls=http://0.0.0.0:2379",
+                "-advertise-client-urls=http://localhost:2379",
+            ],
+            {},
+        ),
+        (["-listen-client-urls=http://0.0.0.0:2379"], {"ETCD_ADVERTISE_CLIENT_URLS": "http://h:1"}),
+        (
+            [],
+            {
+                "ETCD_LISTEN_CLIENT_URLS": "http://0.0.0.0:2379",
+                "ETCD_ADVERTISE_CLIENT_URLS": "http://h:1",
+            },
+        ),
+    ],
+)
+def test_advertised_client_urls_given_or_default_listen(
+    args: list[str], env: dict[str, str]
+) -> None:
+    cfg = cfg_of(*args, env=env)
+    assert cfg.advertise_client_urls
+    cfg.validate()
 
 
 # --- refusals: one sentence and an exit code -------------------------------------------------

@@ -69,6 +69,8 @@ def test_version_names_etcdpy_and_emulated_etcd(capsys: pytest.CaptureFixture[st
             [
                 "-listen-client-urls",
                 "https://127.0.0.1:1",
+                "-advertise-client-urls",
+                "https://127.0.0.1:1",
                 "-cert-file",
                 "/nonexistent/c.pem",
                 "-key-file",
@@ -76,6 +78,20 @@ def test_version_names_etcdpy_and_emulated_etcd(capsys: pytest.CaptureFixture[st
             ],
             1,
             "etcdpy: cannot read --cert-file=/nonexistent/c.pem: No such file or directory;",
+        ),
+        (
+            ["-listen-client-urls", "http://127.0.0.1:1"],
+            1,
+            "etcdpy: --advertise-client-urls is required when --listen-client-urls is set "
+            "explicitly: when listening on specific address(es), this etcd process must "
+            "advertise accessible url(s) to each connected client, so set "
+            "--advertise-client-urls to the URLs clients reach this member at.\n",
+        ),
+        (
+            # etcd checks the election timeout first.
+            ["-listen-client-urls", "http://127.0.0.1:1", "-election-timeout", "400"],
+            1,
+            "etcdpy: --election-timeout[400ms] should be at",
         ),
         (
             ["-name", "n1", "-initial-cluster", "n2=http://127.0.0.1:2380"],

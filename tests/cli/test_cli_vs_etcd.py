@@ -127,6 +127,29 @@ def test_refused_by_both(args: list[str], tmp_path: Path) -> None:
     assert etcdpy_code == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["-listen-client-urls=http://127.0.0.1:{client}"], {}),
+        (["-listen-client-urls=http://localhost:{client}"], {}),
+        ([], {"ETCD_LISTEN_CLIENT_URLS": "http://127.0.0.1:{client}"}),
+    ],
+)
+def test_listening_without_advertising_is_refused_by_both(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    client, peer = free_port(), free_port()
+    base = [f"-listen-peer-urls=http://127.0.0.1:{peer}"]
+    args = [a.format(client=client) for a in args]
+    env = {k: v.format(client=client) for k, v in env.items()}
+    codes = []
+    for name, program in PROGRAMS:
+        work = tmp_path / name
+        work.mkdir()
+        codes.append(run([*program, *base, "-data-dir", str(work / "d"), *args], work, env))
+    assert codes == [1, 1]
+
+
 def serves(command: list[str], client: int, cwd: Path, env: dict[str, str]) -> tuple[bool, str]:
     """Whether ``command`` answers GET /version on ``client`` within a bound; and its stdout."""
     import time
