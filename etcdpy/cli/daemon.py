@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     try:
         cfg.validate()
+        refuse_go_etcd_data_dir(cfg.member_dir)
         if not has_wal(cfg.member_dir):
             # A restarted member ignores --initial-*, as etcd does; only a new one needs them.
             cfg.validate_bootstrap()
@@ -79,15 +80,49 @@ def version_text() -> str:
 
 
 def has_wal(data_dir: str) -> bool:
-    """Whether ``data_dir`` holds a WAL: ``member/wal`` (etcd >= 2.0.2) or ``wal`` (2.0.0)."""
-    for wal_dir in (os.path.join(data_dir, "member", "wal"), os.path.join(data_dir, "wal")):
+    """Whether ``data_dir`` holds etcdpy's WAL: ``data_dir/wal``, the administration
+    guide's layout (etcd >= 2.0.2 moved it to ``member/wal``, see :func:`go_etcd_dir`)."""
+    try:
+        with os.scandir(os.path.join(data_dir, "wal")) as entries:
+            return any(e.name.endswith(".wal") for e in entries)
+    except OSError:
+        return False  # Missing, or unreadable: the server says which when it opens it.
+
+
+def go_etcd_dir(data_dir: str) -> str | None:
+    """``data_dir/member/wal`` or ``member/snap`` if Go etcd has written there, else None."""
+    for name in ("wal", "snap"):
+        path = os.path.join(data_dir, "member", name)
         try:
-            with os.scandir(wal_dir) as entries:
-                if any(e.name.endswith(".wal") for e in entries):
-                    return True
-        except (FileNotFoundError, NotADirectoryError):
+            with os.scandir(path) as entries:
+                if any(True for _ in entries):
+                    return path
+        except OSError:
             continue
-    return False
+    return None
+
+
+def refuse_go_etcd_data_dir(data_dir: str) -> None:
+    """Raise :class:`ConfigError` if ``data_dir`` is laid out by Go etcd (``member/``).
+
+    Without this, etcdpy would find no WAL of its own there and bootstrap a new, empty
+    cluster beside the old data.
+    """
+    found = go_etcd_dir(data_dir)
+    if found is None:
+        return
+    member = os.path.join(data_dir, "member")
+    beside = (
+        f", or move {member} away to start from the etcdpy data beside it"
+        if has_wal(data_dir)
+        else ""
+    )
+    raise ConfigError(
+        f"the data dir {data_dir} holds a Go etcd data dir ({found}) that etcdpy cannot "
+        f"read, since etcdpy keeps its own data in {os.path.join(data_dir, 'wal')} and "
+        f"{os.path.join(data_dir, 'snap')} in its own format: start etcdpy with an empty "
+        f"--data-dir and copy the keys over through the v2 API{beside}."
+    )
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -137,7 +137,7 @@ def test_restarted_member_skips_bootstrap_checks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With a WAL on disk etcd ignores --initial-*; only the server may judge the data dir.
-    wal_dir = tmp_path / "d" / "member" / "wal"
+    wal_dir = tmp_path / "d" / "wal"
     wal_dir.mkdir(parents=True)
     (wal_dir / "0000000000000000-0000000000000000.wal").write_bytes(b"")
     started: list[Config] = []
@@ -171,15 +171,64 @@ def test_env_notes_are_logged(
     )
 
 
-def test_has_wal_knows_both_layouts(tmp_path: Path) -> None:
+def test_has_wal_reads_etcdpy_layout_only(tmp_path: Path) -> None:
     assert not daemon.has_wal(str(tmp_path / "missing"))
-    (tmp_path / "a" / "member" / "wal").mkdir(parents=True)
+    (tmp_path / "a" / "wal").mkdir(parents=True)
     assert not daemon.has_wal(str(tmp_path / "a"))
-    (tmp_path / "a" / "member" / "wal" / "0-0.wal").write_bytes(b"")
+    (tmp_path / "a" / "wal" / "0-0.wal").write_bytes(b"")
     assert daemon.has_wal(str(tmp_path / "a"))
-    (tmp_path / "b" / "wal").mkdir(parents=True)
-    (tmp_path / "b" / "wal" / "0-0.wal").write_bytes(b"")
-    assert daemon.has_wal(str(tmp_path / "b"))
+    # Go etcd's member/wal is not a WAL etcdpy can restart from.
+    (tmp_path / "b" / "member" / "wal").mkdir(parents=True)
+    (tmp_path / "b" / "member" / "wal" / "0-0.wal").write_bytes(b"")
+    assert not daemon.has_wal(str(tmp_path / "b"))
+
+
+@pytest.mark.parametrize(
+    ("files", "found"),
+    [
+        (["member/wal/0000000000000000-0000000000000000.wal"], "member/wal"),
+        (["member/snap/db"], "member/snap"),
+        (["member/snap/0000000000000002-0000000000000005.snap"], "member/snap"),
+    ],
+)
+def test_go_etcd_data_dir_is_refused(
+    files: list[str],
+    found: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = tmp_path / "d"
+    for name in files:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_bytes(b"go etcd")
+    started: list[Config] = []
+    monkeypatch.setattr(daemon, "_run", lambda cfg: started.append(cfg) or 0)
+    code, out, err = run_main(["-data-dir", str(data)], capsys)
+    assert (code, out, started) == (1, "", [])
+    assert err == (
+        f"etcdpy: the data dir {data} holds a Go etcd data dir ({data / found}) that etcdpy "
+        f"cannot read, since etcdpy keeps its own data in {data / 'wal'} and {data / 'snap'} "
+        "in its own format: start etcdpy with an empty --data-dir and copy the keys over "
+        "through the v2 API.\n"
+    )
+    # Next to etcdpy's own data (a start before this check existed), it says how to keep that.
+    (data / "wal").mkdir()
+    (data / "wal" / "0000000000000000-0000000000000000.wal").write_bytes(b"")
+    code, _, err = run_main(["-data-dir", str(data)], capsys)
+    assert code == 1
+    assert err.endswith(
+        f", or move {data / 'member'} away to start from the etcdpy data beside it.\n"
+    )
+    assert err.count("\n") == 1
+
+
+def test_empty_go_etcd_dirs_are_not_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "d" / "member" / "wal").mkdir(parents=True)
+    monkeypatch.setattr(daemon, "_run", lambda cfg: 0)
+    assert run_main(["-data-dir", str(tmp_path / "d")], capsys)[:2] == (0, "")
 
 
 def test_version_from_the_environment_does_not_stop_the_start(
