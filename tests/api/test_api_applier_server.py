@@ -16,6 +16,7 @@ from etcdpy.server.etcdserver import EtcdServer
 from etcdpy.server.member import id_str, member_id
 from etcdpy.server.membership import MemberIDExists, MemberNotFound, MemberRemoved, PeerURLExists
 from etcdpy.server.request import QGET, SYNC, Request
+from etcdpy.server.storage import DataDirError
 from etcdpy.store import EtcdError, Store, Watcher
 
 NOW = 1_800_000_000 * 10**9
@@ -221,7 +222,9 @@ def test_removing_self_stops_the_member() -> None:
     async def go() -> None:
         s = await started(cfg())
         await s.remove_member(s.id)
-        await asyncio.wait_for(s.wait_stopped(), 5)
+        # It stops as a restart on its data dir would: refusing, with the sentence.
+        with pytest.raises(DataDirError, match="was removed from cluster"):
+            await asyncio.wait_for(s.wait_stopped(), 5)
         assert s.leader_id() is None and not await s.health()
 
     run(go())

@@ -90,6 +90,7 @@ def test_removing_itself_stops_the_process(procs: ProcGroup) -> None:
     me = json.loads(wire.request(m.client_port, "GET", "/v2/members/leader").body)["id"]
     r = wire.request(m.client_port, "DELETE", f"/v2/members/{me}")
     assert r.status == 204
-    assert m.wait(10) == 0, m.log_tail()
+    assert m.wait(10) == 1, m.log_tail()
     assert "permanently removed" in m.log_text()
+    assert f"member {me} was removed from cluster" in m.log_text()
     assert id_str(int(me, 16)) == me
