@@ -85,6 +85,11 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _STATUS_LINES: dict[int, bytes] = {
     s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
 }
+_STATUS_LINES_10: dict[int, bytes] = {
+    s.value: f"HTTP/1.0 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
+}
+_CLOSE = b"Connection: close\r\n"
+_KEEP_ALIVE = b"Connection: keep-alive\r\n"
 # Go sends no body and no Content-Length with these.
 _NO_BODY = frozenset((204, 304))
 
@@ -93,6 +98,15 @@ def _status_line(status: int) -> bytes:
     line = _STATUS_LINES.get(status)
     if line is None:
         line = f"HTTP/1.1 {status} status code {status}\r\n".encode()
+    return line
+
+
+def _status_line_10(status: int) -> bytes:
+    """The status line of an answer to an HTTP/1.0 request (Go answers in the request's
+    version)."""
+    line = _STATUS_LINES_10.get(status)
+    if line is None:
+        line = f"HTTP/1.0 {status} status code {status}\r\n".encode()
     return line
 
 
@@ -337,6 +351,19 @@ class Response:
         return self._close
 
 
+class Verbatim(Response):
+    """An answer written byte for byte whatever the request's version, then the
+    connection closes: Go's fixed ``HTTP/1.1 400 Bad Request`` for a request it cannot
+    parse (no Date, no Content-Length)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes = _BAD_REQUEST) -> None:
+        super().__init__(400)
+        self.raw = raw
+        self._close = True
+
+
 class StreamResponse:
     """An answer written as it goes (watches): headers at once, then chunks."""
 
@@ -364,8 +391,16 @@ class StreamResponse:
     async def prepare(self, request: Request) -> None:
         proto = request._proto
         self._proto, self._request = proto, request
-        extra = b"Transfer-Encoding: chunked\r\n" if self._chunked else b""
-        proto.write(proto.head(self.status, self.headers, None, request, extra))
+        if request.version == "1.0":
+            # HTTP/1.0 has no chunked encoding: as Go does, the body is written plain
+            # and ends when the connection closes (whatever Connection header came).
+            self._chunked = False
+            head = proto.head(self.status, self.headers, None, request, b"", self._close)
+            self._close = True
+        else:
+            extra = b"Transfer-Encoding: chunked\r\n" if self._chunked else b""
+            head = proto.head(self.status, self.headers, None, request, extra, self._close)
+        proto.write(head)
         proto.mark_answered(request)
         self.prepared = True
 
@@ -632,7 +667,7 @@ class HTTPProtocol(asyncio.Protocol):
                 if self._body_left_unread(req):
                     self._linger()
                     return
-                if resp.must_close or not req.keep_alive:
+                if resp._close or not req.keep_alive:
                     self._close_after_writing()
                     return
         except asyncio.CancelledError:
@@ -670,21 +705,23 @@ class HTTPProtocol(asyncio.Protocol):
         return req is self._current and req.body_exists
 
     def _answer(self, req: Request, resp: Response) -> None:
+        close = resp._close
         pre = resp.prerendered
-        if pre is not None and req.keep_alive and req.version == "1.1" and not resp.must_close:
+        if pre is not None and not close and req.keep_alive and req.version == "1.1":
             self.write(pre[0] + _DATE.line() + pre[1])
+            return
+        if close and type(resp) is Verbatim:
+            self.write(resp.raw)
             return
         body = resp.body
         status = resp.status
         if status in _NO_BODY:
-            head = self.head(status, resp.headers, None, req, b"")
+            head = self.head(status, resp.headers, None, req, b"", close)
             body = b""
         else:
-            head = self.head(status, resp.headers, len(body), req, b"")
+            head = self.head(status, resp.headers, len(body), req, b"", close)
             if req.method == "HEAD":
                 body = b""
-        if resp.must_close or not req.keep_alive:
-            head = head[:-2] + b"Connection: close\r\n\r\n"
         self.write(head + body if body else head)
 
     def head(
@@ -694,17 +731,38 @@ class HTTPProtocol(asyncio.Protocol):
         length: int | None,
         req: Request,
         extra: bytes,
+        close: bool = False,
     ) -> bytes:
-        """The status line and headers as Go writes them: sorted names, then Date and
-        Content-Length."""
+        """The status line and headers as Go writes them: sorted names, then Date,
+        Content-Length, Connection and ``extra`` (Transfer-Encoding).
+
+        ``close``: the server ends the connection after this answer (a body too large);
+        Go then says ``Connection: close`` in either version. Otherwise an HTTP/1.1 client
+        that asked to close is told ``Connection: close``; an HTTP/1.0 client that asked
+        for keep-alive is told ``Connection: keep-alive`` when the answer's end is known
+        without closing (a length, HEAD, no body), and nothing else is said to HTTP/1.0
+        (Go's ``chunkWriter.writeHeader``)."""
+        if req.version != "1.0":
+            line = _status_line(status)
+            conn = _CLOSE if close or not req.keep_alive else b""
+        else:
+            line = _status_line_10(status)
+            if close:
+                conn = _CLOSE
+            elif req.keep_alive and (
+                length is not None or req.method == "HEAD" or status in _NO_BODY
+            ):
+                conn = _KEEP_ALIVE
+            else:
+                conn = b""
         return b"".join(
             (
-                _status_line(status),
+                line,
                 _header_lines(headers),
                 _DATE.line(),
                 b"" if length is None else b"Content-Length: %d\r\n" % length,
+                conn,
                 extra,
-                b"Connection: keep-alive\r\n" if req.version == "1.0" and req.keep_alive else b"",
                 b"\r\n",
             )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from etcdpy.api import gojson
 from etcdpy.api.goform import html_escape
-from etcdpy.api.http import Request, Response, StreamResponse
+from etcdpy.api.http import Request, Response, StreamResponse, Verbatim
 from etcdpy.store.errors import EtcdError
 
 __all__ = ["Request", "Response", "StreamResponse"]
@@ -87,7 +87,6 @@ def redirect(method: str, location: str) -> Response:
 
 
 def bad_request_close() -> Response:
-    """What Go's server answers to a request line it cannot parse, then hangs up."""
-    resp = Response(status=400, body=b"400 Bad Request", headers={"Content-Type": TEXT})
-    resp.force_close()
-    return resp
+    """What Go's server answers to a request line it cannot parse, then hangs up: a fixed
+    ``HTTP/1.1 400`` whatever the request's version, without Date or Content-Length."""
+    return Verbatim()

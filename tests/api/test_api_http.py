@@ -3,8 +3,10 @@ input that never hurts (an etcd error or a clean close, never a 500 or a traceba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import socket
 import time
 
@@ -86,6 +88,36 @@ def test_method_not_allowed(member: InProcessMember, method: str, path: str, all
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
 
 
+def raw_exchange(port: int, *parts: bytes, idle_s: float = 0.5) -> tuple[bytes, bool]:
+    """Send ``parts`` (a pause between them); read until close or IDLE: (bytes, closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(0.1)
+            s.sendall(part)
+        s.settimeout(idle_s)
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                return data, False
+            if not chunk:
+                return data, True
+            data += chunk
+
+
+def heads(data: bytes) -> list[bytes]:
+    """The status line and header names of each answer in ``data`` (bodies skipped)."""
+    out = []
+    for m in re.finditer(rb"HTTP/1\.[01] [^\r]*\r\n(?:[^\r]+\r\n)*\r\n", data):
+        lines = m.group().split(b"\r\n")
+        names = [ln.split(b":")[0] for ln in lines[1:] if ln]
+        out.append(b" ".join([lines[0], *names]))
+    return out
+
+
 def test_unknown_method_and_raw_utf8_target_are_refused_cleanly(
     member: InProcessMember, quiet_logs: pytest.LogCaptureFixture
 ) -> None:
@@ -94,6 +126,96 @@ def test_unknown_method_and_raw_utf8_target_are_refused_cleanly(
     assert wire.request(member.port, "BREW", "/v2/keys/a").status == 400
     assert wire.request(member.port, "GET", "/v2/keys/\u00fc").status == 400
     assert_serving(member)
+
+
+def test_http10_answers(member: InProcessMember, quiet_logs: pytest.LogCaptureFixture) -> None:
+    port = member.port
+    wire.form(port, "PUT", "/v2/keys/ten", {"value": "1"})
+    # no keep-alive asked: HTTP/1.0, no Connection header, closed
+    data, closed = raw_exchange(port, b"GET /v2/keys/ten HTTP/1.0\r\n\r\n")
+    assert closed and heads(data) == [
+        b"HTTP/1.0 200 OK Access-Control-Allow-Headers Access-Control-Allow-Methods "
+        b"Access-Control-Allow-Origin Content-Type X-Etcd-Cluster-Id X-Etcd-Index "
+        b"X-Raft-Index X-Raft-Term Date Content-Length"
+    ]
+    # keep-alive asked: said and kept, for answers with a length, HEAD and 404s alike
+    ka = b"Connection: keep-alive\r\n\r\n"
+    data, closed = raw_exchange(
+        port,
+        b"GET /v2/keys/ten HTTP/1.0\r\n"
+        + ka
+        + b"HEAD /v2/keys/ten HTTP/1.0\r\n"
+        + ka
+        + b"GET /nope HTTP/1.0\r\n"
+        + ka,
+    )
+    assert not closed
+    assert [h.split(b" ")[:3] + h.split(b" ")[-2:] for h in heads(data)] == [
+        [b"HTTP/1.0", b"200", b"OK", b"Content-Length", b"Connection"],
+        [b"HTTP/1.0", b"200", b"OK", b"Content-Length", b"Connection"],
+        [b"HTTP/1.0", b"404", b"Not", b"Content-Length", b"Connection"],
+    ]
+    assert data.count(b"\r\nConnection: keep-alive\r\n") == 3
+    # Go's fixed 400 for what it cannot parse stays HTTP/1.1, without Date or length
+    data, closed = raw_exchange(port, b"GET /v2/keys/%zz HTTP/1.0\r\n" + ka)
+    assert (data, closed) == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Connection: close\r\n\r\n400 Bad Request",
+        True,
+    )
+
+
+def test_http10_body_too_large_says_close_once(
+    member: InProcessMember, quiet_logs: pytest.LogCaptureFixture
+) -> None:
+    body = b"value=" + b"x" * (11 << 20)
+    with socket.create_connection(("127.0.0.1", member.port), timeout=30) as s:
+        s.sendall(
+            b"PUT /v2/keys/big HTTP/1.0\r\nConnection: keep-alive\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        with contextlib.suppress(OSError):
+            s.sendall(body)
+        resp = wire.read_response(wire.Reader(s, 30), "PUT")
+    assert resp.status == 400
+    assert [v for k, v in resp.headers if k == "Connection"] == ["close"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_http10_watch_is_plain_and_ends_by_closing(
+    member: InProcessMember, quiet_logs: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    # HTTP/1.0 has no chunked encoding: Go writes the events plain and closes after a
+    # one-shot watch (keep-alive asked or not); the head has no Connection header.
+    key = f"/v2/keys/w10{int(stream)}"
+    q = "?wait=true&stream=true" if stream else "?wait=true"
+    with socket.create_connection(("127.0.0.1", member.port), timeout=DEADLINE_S) as s:
+        s.sendall(f"GET {key}{q} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".encode())
+        r = wire.Reader(s, DEADLINE_S)
+        head = r.until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+        assert b"Transfer-Encoding" not in head and b"Connection" not in head
+        wire.form(member.port, "PUT", key, {"value": "1"})
+        wire.form(member.port, "PUT", key, {"value": "2"})
+        if stream:
+            line1, line2 = r.until(b"\n"), r.until(b"\n")
+            assert json.loads(line1)["node"]["value"] == "1"
+            assert json.loads(line2)["node"]["value"] == "2"
+        else:
+            body = r.rest()  # to the close
+            assert body.endswith(b"\n") and json.loads(body)["node"]["value"] == "1"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_watch_to_a_client_closing_says_close(
+    member: InProcessMember, quiet_logs: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    q = "?wait=true&stream=true" if stream else "?wait=true"
+    with socket.create_connection(("127.0.0.1", member.port), timeout=DEADLINE_S) as s:
+        s.sendall(f"GET /v2/keys/wc{q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = wire.Reader(s, DEADLINE_S).until(b"\r\n\r\n")
+    assert head.endswith(b"\r\nConnection: close\r\nTransfer-Encoding: chunked")
 
 
 def test_watch_is_removed_when_the_client_goes_away(
