@@ -113,6 +113,9 @@ class ClientAPI:
         target = encode(request.raw_path)
         raw_path, _, raw_query = target.partition(b"?")
         if raw_path[:1] != b"/":
+            if method == "CONNECT":
+                # Go reads it as an authority (host:port): no path, so no route.
+                return not_found()
             # absolute-form request target: drop scheme and authority
             scheme_end = raw_path.find(b"://")
             if scheme_end > 0:
@@ -127,7 +130,8 @@ class ClientAPI:
             request[_CORS_SKIP] = True
             return bad_request_close()
         cleaned = clean_request_path(path)
-        if cleaned != path:
+        if cleaned != path and method != "CONNECT":
+            # (Go's ServeMux routes a CONNECT by its path as sent: no redirect.)
             location = escape_path(cleaned)
             if raw_query:
                 location += "?" + decode(raw_query)

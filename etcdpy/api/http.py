@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -431,6 +432,112 @@ class StreamResponse:
             proto.write(data)
 
 
+class _Resume(Exception):
+    """Raised by :class:`_PendingMethod` once a refused request's method has arrived."""
+
+    def __init__(self, method: str, rest: bytes) -> None:
+        super().__init__(method)
+        self.method = method
+        self.rest = rest
+
+
+_PARSER_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade, _Resume)
+# llhttp's error for RTSP methods (DESCRIBE, PLAY, ...) in an HTTP request.
+_RTSP_ONLY_METHOD = "Invalid method for HTTP/x.x request"
+# Go's validMethod: a token (RFC 7230).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class _PendingMethod:
+    """Stands in for the parser while the method of a request httptools refused is still
+    arriving (it was cut by the end of a read)."""
+
+    def __init__(self, proto: HTTPProtocol, head: bytes) -> None:
+        self._proto = proto
+        self._method = bytearray(head)
+
+    def feed_data(self, data: bytes) -> None:
+        self._proto._count_header_bytes(len(data))
+        sp = data.find(b" ")
+        part = data if sp < 0 else data[:sp]
+        if part and not _TOKEN.fullmatch(part):
+            raise httptools.HttpParserError("invalid method")
+        self._method += part
+        if sp >= 0:
+            if not self._method:
+                raise httptools.HttpParserError("invalid method")
+            raise _Resume(self._method.decode("latin-1"), b"GET" + data[sp:])
+
+
+class _MethodOverride:
+    """Callbacks for a parser resumed on a request whose method httptools refuses, fed
+    to it as ``GET``: the connection's own, except that this request gets its method
+    back. (Later requests on the connection pay one extra call each.)"""
+
+    def __init__(self, proto: HTTPProtocol, method: str) -> None:
+        self._proto = proto
+        self._method: str | None = method
+        self.on_message_begin = proto.on_message_begin
+        self.on_url = proto.on_url
+        self.on_header = proto.on_header
+        self.on_body = proto.on_body
+        self.on_message_complete = proto.on_message_complete
+
+    def on_headers_complete(self) -> None:
+        proto = self._proto
+        queued = len(proto._queue)
+        proto.on_headers_complete()
+        if self._method is not None and len(proto._queue) > queued:
+            proto._queue[-1].method = self._method
+        self._method = None
+
+
+class _Scan:
+    """Parser callbacks that only record the requests completed (see _refused_start)."""
+
+    def __init__(self) -> None:
+        self.heads: list[tuple[bytes, list[tuple[bytes, bytes]]]] = []
+        self._url = bytearray()
+        self._headers: list[tuple[bytes, bytes]] = []
+
+    def on_message_begin(self) -> None:
+        self._url = bytearray()
+        self._headers = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_message_complete(self) -> None:
+        self.heads.append((bytes(self._url), self._headers))
+
+
+def _scan(data: bytes) -> tuple[_Scan, BaseException | None]:
+    scan = _Scan()
+    try:
+        httptools.HttpRequestParser(scan).feed_data(data)
+    except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+        return scan, exc
+    return scan, None
+
+
+def _matches_tail(heads: list[tuple[bytes, list[tuple[bytes, bytes]]]], queue: Any) -> bool:
+    """Whether the requests a second parse found are the last ``len(heads)`` queued
+    ones (same target, same headers)."""
+    if not heads or len(heads) > len(queue):
+        return False
+    tail = list(queue)[-len(heads) :]
+    for req, (url, pairs) in zip(tail, heads, strict=True):
+        h = Headers()
+        for name, value in pairs:
+            h.add(name.decode("latin-1"), value.decode("latin-1"))
+        if req.raw_path != url.decode("latin-1") or req.headers.items() != h.items():
+            return False
+    return True
+
+
 async def _carry_on(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
     """Go on driving, as a task, a coroutine whose first steps ran inline (what Python
     3.12's eager tasks do): wait for the future it is blocked on, then resume it; a
@@ -476,7 +583,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._watchdog_timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
         self._idle_since: float | None = None
-        self._parser = httptools.HttpRequestParser(self)
+        # httptools' parser; after a request it refuses but Go serves, a new one (see
+        # _resume_point), or a _PendingMethod while such a request's method arrives.
+        self._parser: Any = httptools.HttpRequestParser(self)
+        # The fixed answer for the request that stopped the parser, when not a plain 400.
+        self._refusal: bytes | None = None
         self._transport: asyncio.Transport | None = None
         self._queue: deque[Request] = deque()
         self._current: Request | None = None  # the request whose body is arriving
@@ -546,38 +657,170 @@ class HTTPProtocol(asyncio.Protocol):
                 self._start_serving()
 
     def _feed(self, data: bytes) -> None:
-        if len(data) <= FEED_SLICE and len(self._queue) < MAX_PIPELINED:
+        if len(data) <= FEED_SLICE and (queued := len(self._queue)) < MAX_PIPELINED:
             # The usual case, one request or a few: no slicing.
             try:
                 self._parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                self._hang_up(_BAD_REQUEST)
-            except httptools.HttpParserError:
-                self._hang_up(
-                    _HEADERS_TOO_LARGE if self._header_bytes > MAX_HEADER_BYTES else _BAD_REQUEST
-                )
+            except _PARSER_STOPS as exc:
+                self._parser_stopped(data, exc, queued)
             return
         for off in range(0, len(data), FEED_SLICE):
-            if len(self._queue) >= MAX_PIPELINED:
+            if (queued := len(self._queue)) >= MAX_PIPELINED:
                 self._unparsed += data[off:]
                 self.pause_reading()
                 return
+            piece = data[off : off + FEED_SLICE]
             try:
-                self._parser.feed_data(data[off : off + FEED_SLICE])
-            except httptools.HttpParserUpgrade:
-                self._hang_up(_BAD_REQUEST)
-                return
-            except httptools.HttpParserError:
-                self._hang_up(
-                    _HEADERS_TOO_LARGE if self._header_bytes > MAX_HEADER_BYTES else _BAD_REQUEST
-                )
-                return
+                self._parser.feed_data(piece)
+            except _PARSER_STOPS as exc:
+                if not self._parser_stopped(piece, exc, queued):
+                    return
             if self._lingering or self.closed:
                 return
 
+    def _parser_stopped(self, data: bytes, exc: BaseException, queued: int) -> bool:
+        """The parser stopped inside ``data`` (``queued``: requests queued before it was
+        fed): go on past a request httptools refuses but Go serves, or hang up with Go's
+        answer. False when parsing is over."""
+        at_boundary = False
+        while True:
+            rest = self._resume_point(data, exc, at_boundary, queued)
+            if rest is None:
+                self._hang_up(
+                    self._refusal
+                    or (
+                        _HEADERS_TOO_LARGE
+                        if self._header_bytes > MAX_HEADER_BYTES
+                        else _BAD_REQUEST
+                    )
+                )
+                return False
+            queued = len(self._queue)
+            try:
+                self._parser.feed_data(rest)
+                return True
+            except _PARSER_STOPS as again:
+                # What follows starts where a request starts: no need to find it.
+                data, exc, at_boundary = rest, again, True
+
+    def _resume_point(
+        self, data: bytes, exc: BaseException, at_boundary: bool, queued: int
+    ) -> bytes | None:
+        """Set up a new parser to go on after what stopped the old one in ``data`` and
+        return what to feed it (``b""``: wait for more), or None to hang up.
+
+        * An upgrade (CONNECT, or ``Connection: upgrade`` with ``Upgrade``): llhttp stops
+          after the head; Go ignores Upgrade and routes CONNECT like any method, so the
+          bytes after the head are the next request. (A body on such a request was
+          skipped by llhttp: that one is still refused.)
+        * A method llhttp does not know, or knows only for RTSP: Go routes any token
+          (405 or 404). The refused request is found in ``data`` (see
+          :meth:`_refused_start`), fed again as ``GET`` and given its method back when
+          its head is parsed (:class:`_MethodOverride`).
+        """
+        if isinstance(exc, _Resume):
+            self._parser = httptools.HttpRequestParser(_MethodOverride(self, exc.method))
+            return exc.rest
+        if isinstance(exc, httptools.HttpParserUpgrade):
+            last = self._queue[-1] if self._queue else None
+            if last is None or last is self._current or last.body_exists:
+                return None
+            self._parser = httptools.HttpRequestParser(self)
+            return data[exc.args[0] :]
+        if not (
+            isinstance(exc, httptools.HttpParserInvalidMethodError) or str(exc) == _RTSP_ONLY_METHOD
+        ):
+            return None
+        start = self._refused_start(data, exc, at_boundary, queued)
+        if start is None:
+            return None
+        sp = data.find(b" ", start)
+        token = data[start:] if sp < 0 else data[start:sp]
+        if token and not _TOKEN.fullmatch(token):
+            return None  # Go's "invalid method": a plain 400
+        if sp < 0:
+            self._parser = _PendingMethod(self, token)
+            return b""
+        if not token:
+            return None
+        self._parser = httptools.HttpRequestParser(_MethodOverride(self, token.decode("latin-1")))
+        return b"GET" + data[sp:]
+
+    def _refused_start(
+        self, data: bytes, exc: BaseException, at_boundary: bool, queued: int
+    ) -> int | None:
+        """Where, in ``data``, the request httptools refused begins; None if unsure.
+
+        httptools gives no offsets, so ``data`` is parsed again by a parser that records
+        the requests it completes before failing the same way (``_scan``), from a point
+        where a request starts: the start of ``data`` when that is one (``at_boundary``;
+        or the requests the second parse finds are exactly those the connection's parser
+        queued from ``data``; or it queued none and no body was arriving), else the end
+        of the first request queued from ``data``, which began before it. When the start
+        is not certain (a chunked body, a body cut by the end of a read before it), None:
+        the connection is hung up as before. Only error paths come here."""
+        q = self._queue
+        new = len(q) - queued  # requests whose head was parsed from data
+        base = 0
+        scan, err = _scan(data)
+        if type(err) is not type(exc) or str(err) != str(exc):
+            scan = None
+        elif at_boundary:
+            pass
+        elif new == 0:
+            # Unless the last request's body was still arriving, data began where a
+            # request begins (or inside the refused method itself: still unknown).
+            if scan.heads or (q and q[-1].body_exists):
+                scan = None
+        elif len(scan.heads) != new or not _matches_tail(scan.heads, q):
+            scan = None
+        if scan is None:
+            # Else data began inside the first request parsed from it: that one ends at
+            # data's first blank line (or in the CR/LF data starts with, unless a header
+            # line follows them) plus its Content-Length; the others must follow.
+            if at_boundary or new == 0:
+                return None
+            first = q[-new]
+            if "transfer-encoding" in first.headers or (len(q) > new and q[-new - 1].body_exists):
+                return None  # (data may have begun in the body before: unsure)
+            lead = len(data) - len(data.lstrip(b"\r\n"))
+            sp = data.find(b" ", lead)
+            end = data.find(b"\r\n\r\n")
+            if lead and (sp < 0 or b":" not in data[lead:sp]):
+                base = lead
+            elif end >= 0:
+                base = end + 4
+            else:
+                return None
+            base += first.content_length or 0
+            scan, err = _scan(data[base:])
+            if type(err) is not type(exc) or str(err) != str(exc):
+                return None
+            if len(scan.heads) != new - 1 or (scan.heads and not _matches_tail(scan.heads, q)):
+                return None
+        n = len(scan.heads)
+        start = base
+        if n:
+            lo, hi = base + 1, len(data)  # the shortest parse that completes n requests
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if len(_scan(data[base:mid])[0].heads) >= n:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            start = lo
+        while start < len(data) and data[start] in b"\r\n":
+            start += 1  # llhttp skips empty lines before a request
+        return start
+
     def parse_held_back(self) -> None:
         """Parse what was held back, once the queue of waiting requests is short."""
-        if self._unparsed and len(self._queue) < MAX_PIPELINED // 2 and not self.closed:
+        if (
+            self._unparsed
+            and len(self._queue) < MAX_PIPELINED // 2
+            and not self.closed
+            and not self._lingering
+        ):
             data = bytes(self._unparsed)
             self._unparsed.clear()
             self._parse(data)
@@ -653,7 +896,10 @@ class HTTPProtocol(asyncio.Protocol):
     async def _serve(self) -> None:
         try:
             while self._queue and not self.closed:
-                self.parse_held_back()
+                if self._unparsed:
+                    self.parse_held_back()
+                    if not self._queue:
+                        break  # what was held back was refused: the queue is gone
                 req = self._queue[0]
                 resp = await self._handler(req)
                 self._queue.popleft()
@@ -802,8 +1048,12 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _hang_up(self, answer: bytes) -> None:
         if self._queue or self._serving:
-            # Answers still owed come first; then no more requests on this connection.
-            self._queue.clear()
+            # The answer in progress is finished; then no more requests on this
+            # connection. (The request being served stays queued: _serve pops it.)
+            q = self._queue
+            while len(q) > (1 if self._serving else 0):
+                q.pop()
+            self._lingering = True  # nothing more is parsed, held back or arriving
             self._close_after_writing()
             return
         self.write(answer)

@@ -530,6 +530,7 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
         raw = environ[key]
         flag = known_env.get(key)
         if flag is None:
+            _refuse_untaken_env(key, raw)
             result.env_unknown.append(f"{key}={raw}")
         elif not raw:
             continue
@@ -546,6 +547,27 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> ParsedFlags:
         result.config.snapshot_count = DEFAULT_SNAPSHOT_COUNT
         result.defaulted.append(f"set snapshot count to default {DEFAULT_SNAPSHOT_COUNT}")
     return result
+
+
+# etcd 2.x flags etcdpy does not take whose ETCD_* variable, if honoured by etcd, would
+# change where data lives or how the member finds its cluster: refused rather than ignored
+# (the harmless ones, e.g. ETCD_LOG_PACKAGE_LEVELS, are only warned about as unknown).
+_UNTAKEN_ENV = {
+    "ETCD_WAL_DIR": "etcdpy keeps its WAL in <data-dir>/wal",
+    "ETCD_DISCOVERY": "etcdpy has no discovery; list the members in --initial-cluster",
+    "ETCD_DISCOVERY_SRV": "etcdpy has no discovery; list the members in --initial-cluster",
+    "ETCD_PROXY": "etcdpy runs only as a member, never as a proxy",
+}
+
+
+def _refuse_untaken_env(key: str, raw: str) -> None:
+    why = _UNTAKEN_ENV.get(key)
+    if why is None or not raw or (key == "ETCD_PROXY" and raw == "off"):
+        return
+    raise FlagError(
+        f"{key}={raw} names an etcd setting etcdpy does not take ({why}); unset it.",
+        EXIT_BAD_VALUE,
+    )
 
 
 def _refuse_not_yet_supported(values: Mapping[str, object]) -> None:

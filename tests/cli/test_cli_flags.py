@@ -217,6 +217,34 @@ def test_unknown_env_is_reported_not_refused() -> None:
     assert parsed.env_unknown == ["ETCD_NO_SUCH_FLAG=1"]
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ETCD_WAL_DIR", "/var/lib/etcd-wal"),
+        ("ETCD_DISCOVERY", "https://discovery.etcd.io/abc"),
+        ("ETCD_DISCOVERY_SRV", "example.com"),
+        ("ETCD_PROXY", "on"),
+    ],
+)
+def test_env_for_an_etcd_setting_etcdpy_cannot_honour_is_refused(key: str, value: str) -> None:
+    """etcd would act on these (the WAL elsewhere, a discovered cluster, a proxy):
+    ignoring them would start something other than what the operator set up."""
+    err = refused(env={key: value})
+    assert err.exit_code == EXIT_BAD_VALUE
+    assert str(err).startswith(f"{key}={value} names an etcd setting etcdpy does not take (")
+    assert str(err).endswith("; unset it.")
+
+
+def test_harmless_untaken_env_values_are_only_reported() -> None:
+    env = {"ETCD_PROXY": "off", "ETCD_WAL_DIR": "", "ETCD_LOG_PACKAGE_LEVELS": "etcdserver=INFO"}
+    parsed = parse([], env)
+    assert parsed.env_unknown == [
+        "ETCD_LOG_PACKAGE_LEVELS=etcdserver=INFO",
+        "ETCD_PROXY=off",
+        "ETCD_WAL_DIR=",
+    ]
+
+
 def test_empty_env_value_is_ignored() -> None:
     parsed = parse([], {"ETCD_SNAPSHOT_COUNT": "", "ETCD_NAME": ""})
     assert parsed.config.snapshot_count == 10_000

@@ -121,6 +121,34 @@ CASES: dict[str, list[bytes]] = {
     "10-redirect": [_h10("GET /v2//keys/wire/a", KA)],
     "10-options": [_h10(f"OPTIONS {KEY}", KA)],
     "10-bad-escape": [_h10("GET /v2/keys/%zz", KA)],
+    # methods llhttp does not know: routed as Go routes any token
+    "method-unknown-keys": [_h11("FOO /v2/keys/wire/a", HOST)],
+    "method-lowercase": [_h11("get /v2/keys/wire/a", HOST)],
+    "method-unknown-version": [_h11("FOO_BAR /version", HOST)],
+    "method-unknown-path": [_h11("FOO /nope", HOST)],
+    "method-unknown-10": [_h10("FOO /v2/keys/wire/a")],
+    "method-rtsp": [_h11("DESCRIBE /v2/keys/wire/a", HOST)],
+    "method-with-body": [_h11(f"FOO {KEY}", HOST, "Content-Length: 3", body=b"abc")],
+    "method-unknown-then-get": [_h11("FOO /nope", HOST) + _h11(f"GET {KEY}", HOST)],
+    "method-cut-short": [b"FO", b"O /v2/keys/wire/a HTTP/1.1\r\nHost: x\r\n\r\n"],
+    "method-cut-at-space": [b"FOO", b" /nope HTTP/1.1\r\nHost: x\r\n\r\n"],
+    "method-cut-after-get": [
+        _h11(f"GET {KEY}", HOST) + b"FO",
+        b"O /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    "connect-keys": [_h11("CONNECT /v2/keys/wire/a")],
+    "connect-version": [_h11("CONNECT /version", HOST)],
+    "connect-unknown-path": [_h11("CONNECT /nope", HOST)],
+    "connect-authority": [_h11("CONNECT 127.0.0.1:80", HOST)],
+    "connect-unclean": [_h11("CONNECT //v2/keys/wire/a", HOST)],
+    "upgrade-ignored": [_h11(f"GET {KEY}", HOST, "Connection: Upgrade", "Upgrade: websocket")],
+    "pipelined-mix": [
+        _h11(f"GET {KEY}", HOST)
+        + _h11(f"FOO {KEY}", HOST, "Content-Length: 3", body=b"abc")
+        + _h11("get /nope", HOST)
+        + _h11(f"CONNECT {KEY}")
+        + _h11(f"HEAD {KEY}", HOST)
+    ],
 }
 
 
