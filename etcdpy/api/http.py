@@ -7,8 +7,12 @@ It keeps what etcd's clients rely on: keep-alive and pipelining (answers in requ
 order), ``Expect: 100-continue``, bodies by length or chunked, chunked streaming for
 watches with write flow control, HEAD without a body, Go's ``Date`` header and its
 sorted header order, and a hang-up with Go's ``400 Bad Request`` on a request it cannot
-parse. A handler is cancelled when its client goes away (a proposal it made still
-applies).
+parse (or an HTTP/1.1 one without Host). HTTP/1.0 is answered as Go does: an HTTP/1.0
+status line, keep-alive only when asked for and the length is known, a streamed body
+written plain and ended by closing. Methods llhttp refuses but Go routes (any token:
+``FOO``, ``get``, RTSP's) and CONNECT or Upgrade requests are served like others (see
+``HTTPProtocol._resume_point``). A handler is cancelled when its client goes away (a
+proposal it made still applies).
 
 The request and response classes keep the names of aiohttp's (``method``, ``raw_path``,
 ``headers``, ``content``, ``force_close()``, ``prepare/write/write_eof``) so that the
@@ -77,6 +81,10 @@ def client_connection_limit() -> int:
 _BAD_REQUEST = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\n400 Bad Request"
+)
+_MISSING_HOST = (
+    b"HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; "
+    b"charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: missing required Host header"
 )
 _HEADERS_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; "
@@ -279,13 +287,14 @@ class Request:
         self._store: dict[Any, Any] = {}
         self._continued = False
         self.content = Body(proto, self)
-        cl = headers.get("content-length")
+        d = headers._d  # names are stored lower-case: no Headers.get per lookup
+        cl = d.get("content-length")
         try:
             self.content_length: int | None = int(cl) if cl is not None else None
         except ValueError:
             self.content_length = None
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        self.body_exists = chunked or bool(self.content_length)
+        te = d.get("transfer-encoding")
+        self.body_exists = (te is not None and "chunked" in te.lower()) or bool(self.content_length)
 
     @property
     def transport(self) -> Any:
@@ -868,13 +877,15 @@ class HTTPProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._headers_since = None
         p = self._parser
+        headers = self._headers
+        method = p.get_method().decode("latin-1")
+        version = p.get_http_version()
+        if "host" not in headers._d and version != "1.0" and method != "CONNECT":
+            # Go refuses an HTTP/1.1 request without Host (CONNECT excepted) and hangs up.
+            self._refusal = _MISSING_HOST
+            raise httptools.HttpParserError("missing required Host header")
         req = Request(
-            self,
-            p.get_method().decode("latin-1"),
-            self._url.decode("latin-1"),
-            p.get_http_version(),
-            self._headers,
-            p.should_keep_alive(),
+            self, method, self._url.decode("latin-1"), version, headers, p.should_keep_alive()
         )
         self._current = req
         self._queue.append(req)

@@ -192,6 +192,36 @@ def test_unknown_methods_pipelined_and_cut_between_reads(
     assert_serving(member)
 
 
+MISSING_HOST = (
+    b"HTTP/1.1 400 Bad Request: missing required Host header\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+    b"400 Bad Request: missing required Host header"
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /v2/keys/ HTTP/1.1\r\n\r\n",
+        b"GET /version HTTP/1.1\r\nX-A: b\r\n\r\n",
+        b"FOO /v2/keys/a HTTP/1.1\r\n\r\n",
+        b"PUT /v2/keys/nohost HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 7\r\n\r\nvalue=1",
+    ],
+)
+def test_http11_without_host_is_refused_like_go(
+    member: InProcessMember, quiet_logs: pytest.LogCaptureFixture, raw: bytes
+) -> None:
+    data, closed = raw_exchange(member.port, raw)
+    assert (data, closed) == (MISSING_HOST, True)
+    assert wire.request(member.port, "GET", "/v2/keys/nohost").status == 404
+    # HTTP/1.0 needs none; an empty Host is a Host
+    data, _ = raw_exchange(member.port, b"GET /version HTTP/1.0\r\n\r\n")
+    assert data.startswith(b"HTTP/1.0 200 OK\r\n")
+    data, _ = raw_exchange(member.port, b"GET /version HTTP/1.1\r\nHost:\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 def test_http10_answers(member: InProcessMember, quiet_logs: pytest.LogCaptureFixture) -> None:
     port = member.port
     wire.form(port, "PUT", "/v2/keys/ten", {"value": "1"})
