@@ -26,6 +26,7 @@ import contextlib
 import logging
 import re
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from email.utils import formatdate
@@ -188,7 +189,9 @@ class Body:
 
     def __init__(self, proto: HTTPProtocol, request: Request) -> None:
         self._proto = proto
-        self._request = request
+        # Weak: a request holds its body, and a cycle would leave every request to the
+        # cycle collector (thousands a second, each pass a pause of tens of ms).
+        self._request = weakref.ref(request)
         self._buf = bytearray()
         self._eof = False
         self._exc: BaseException | None = None
@@ -219,7 +222,9 @@ class Body:
 
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (the rest of the body when ``n`` < 0); ``b""`` at its end."""
-        self._request.send_continue()
+        request = self._request()
+        if request is not None:
+            request.send_continue()
         if n < 0:
             while not self._eof:
                 if self._exc is not None:
@@ -256,6 +261,7 @@ class Request:
     """One client request, with aiohttp's attribute names where the handlers use them."""
 
     __slots__ = (
+        "__weakref__",
         "_continued",
         "_proto",
         "_store",
