@@ -654,6 +654,10 @@ class HTTPProtocol(asyncio.Protocol):
         w = self._drain_waiter
         if w is not None and not w.done():
             w.set_exception(gone)
+        # The parser holds this protocol and the timer its method: dropped, a closed
+        # connection is freed at once instead of waiting for the cycle collector.
+        self._parser = None
+        self._watchdog_timer = None
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:

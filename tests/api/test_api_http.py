@@ -542,3 +542,26 @@ def test_a_request_is_freed_without_the_cycle_collector() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_closed_connections_are_freed_without_the_cycle_collector(
+    member: InProcessMember,
+) -> None:
+    """Clients that open a connection per request (etcdctl, curl scripts) must not leave
+    a cycle per connection for the collector either."""
+    import gc
+
+    from etcdpy.api.http import HTTPProtocol
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is HTTPProtocol)
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = alive()
+        for _ in range(30):
+            assert wire.request(member.port, "GET", "/version").status == 200
+        poll(lambda: alive() <= before + 2, "closed connections to be freed")
+    finally:
+        gc.enable()
