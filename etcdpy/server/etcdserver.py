@@ -320,8 +320,13 @@ class EtcdServer:
         self._pending_ids.append(req.id)
         self._kick()
         result = await self._wait_applied(req.id, fut)
+        del fut  # it holds the result too
         if isinstance(result, Exception):
-            raise result
+            err, result = result, None
+            try:
+                raise err
+            finally:
+                del err  # no cycle: error -> traceback -> this frame -> error
         return result
 
     async def _wait_applied(self, rid: int, fut: asyncio.Future[Any]) -> Any:
@@ -860,7 +865,9 @@ class EtcdServer:
                     try:
                         result: Any = apply_request(store, req)
                     except (EtcdError, ServerError) as err:
-                        result = err
+                        # Without its traceback: the traceback holds this frame, which
+                        # holds the error, a cycle per refused write for the collector.
+                        result = err.with_traceback(None)
                     if req.path.startswith("/0/"):
                         self._after_cluster_put(req)
                     if req.expiration:

@@ -565,3 +565,26 @@ def test_closed_connections_are_freed_without_the_cycle_collector(
         poll(lambda: alive() <= before + 2, "closed connections to be freed")
     finally:
         gc.enable()
+
+
+def test_refused_writes_leave_no_cycles(member: InProcessMember) -> None:
+    """A refused write (compare failed, key exists) travels back as an exception: it
+    must not leave an error -> traceback -> frame cycle per request for the collector."""
+    import gc
+
+    from etcdpy.store import EtcdError
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, EtcdError))
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    gc.collect()
+    gc.disable()
+    try:
+        before = alive()
+        for _ in range(20):
+            r = wire.request(member.port, "PUT", "/v2/keys/nocycle", b"value=x&prevValue=no", form)
+            assert r.status == 404
+        assert alive() <= before + 1
+    finally:
+        gc.enable()
