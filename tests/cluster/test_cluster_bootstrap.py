@@ -3,8 +3,11 @@ clusters: every wrong combination ends the member with one clear sentence."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socketserver
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +164,26 @@ def test_two_tokens_refuse_each_other(tmp_path: Path) -> None:
         same_index([n1, n2], "/tokens")
 
 
+def _stranger(port: int) -> socketserver.TCPServer:
+    """A peer of another cluster at ``port``: every request gets etcd's 412."""
+
+    class Refuse(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            with contextlib.suppress(OSError):
+                while self.rfile.readline() not in (b"\r\n", b""):
+                    pass
+                body = b"cluster ID mismatch\n"
+                self.wfile.write(
+                    b"HTTP/1.1 412 Precondition Failed\r\nContent-Length: %d\r\n"
+                    b"Connection: close\r\n\r\n%s" % (len(body), body)
+                )
+
+    server = socketserver.ThreadingTCPServer((LOOPBACK, port), Refuse)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def test_a_working_member_outlives_a_stranger_at_its_only_peer(tmp_path: Path) -> None:
     """The grow-back mistake: q2 is added, then started with --initial-cluster-state new
     (so it makes a cluster of its own). q2, which never worked in a cluster, stops with
@@ -200,9 +223,18 @@ def test_a_working_member_outlives_a_stranger_at_its_only_peer(tmp_path: Path) -
         )
         assert wait_exit(q2) == 1, q2.log_tail()
         assert "are members of another cluster and refuse this member" in q2.log_text()
-        wait_log(q1, "belongs to another cluster")
-        assert q1.alive(), q1.log_tail()
-        assert get(q1.client_url, "/important").json()["node"]["value"] == "data"
+        # q2 may be gone before q1 reached it: a stand-in of another cluster at q2's
+        # address makes sure q1 hears the refusal. The stop would be decided (and
+        # logged) in the same call that logs it.
+        stranger = _stranger(p2)
+        try:
+            wait_log(q1, "belongs to another cluster")
+            assert "refuse this member" not in q1.log_text(), q1.log_tail()
+            assert q1.alive(), q1.log_tail()
+            assert get(q1.client_url, "/important").json()["node"]["value"] == "data"
+        finally:
+            stranger.shutdown()
+            stranger.server_close()
         assert "Traceback" not in q1.log_text() + q2.log_text()
 
 
