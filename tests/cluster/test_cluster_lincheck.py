@@ -26,6 +26,7 @@ from tests.cluster.kit import (
     followers,
     get,
     poll,
+    put,
     restart,
     start_cluster,
     wait_leader,
@@ -179,6 +180,12 @@ def _stale_read_scenario(cluster: Cluster, quorum: bool) -> tuple[object, Record
     """Write "old", cut a follower off, write "new" through the majority, then read
     through the cut-off follower (locally or with quorum=true)."""
     recorder = Recorder()
+    # The test before may have just healed a partition: the member that was cut off comes
+    # back with a higher term and forces an election. Start once writes go through.
+    poll(
+        lambda: put(wait_leader(cluster.members).client_url, "/lin/settle", "x").status < 300,
+        "the cluster to take writes",
+    )
     lead = wait_leader(cluster.members)
     cut_off, majority = followers(cluster.members, lead)
     key = f"/lin/stale-{'quorum' if quorum else 'local'}"
