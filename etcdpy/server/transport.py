@@ -130,7 +130,7 @@ _LEN = struct.Struct(">I")
 
 async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, str]:
     """The status of an HTTP answer; for a refusal, its body (the reason) as well. A 200
-    answer's body (chunked: aiohttp streams it so) is left to :func:`_dechunk`."""
+    answer's body is left to the caller."""
     line = await reader.readline()
     parts = line.decode("latin-1").split(" ", 2)
     if len(parts) < 2 or not parts[1].isdigit():
@@ -155,23 +155,6 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, str]:
     elif not chunked:
         body = await reader.read(65536)
     return status, body.decode("utf-8", "replace").strip()
-
-
-async def _dechunk(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The lines of a chunked body (a line may span chunks); ends when the body does."""
-    pending = b""
-    while True:
-        size_line = await reader.readline()
-        if not size_line:
-            raise ConnectionResetError("the peer closed the stream")
-        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            return
-        pending += await reader.readexactly(size)
-        await reader.readexactly(2)  # the CRLF after the chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line
 
 
 def _encode_batch(msgs: list[Message]) -> bytes:
@@ -262,6 +245,9 @@ class PeerSender:
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.stats.fail += 1
                 self._set_active(False, str(exc) or type(exc).__name__)
+            except Exception as exc:  # never let the sender die: the peer would be cut off
+                self.stats.fail += 1
+                self._set_active(False, f"{type(exc).__name__}: {exc}")
             # The peer is down or refusing: Raft must know, so that it probes instead of
             # streaming, and the next tries wait a little longer each time. What was
             # queued for it is dropped, as etcd drops messages it cannot stream: Raft
@@ -326,11 +312,13 @@ class PeerSender:
         (410 removed, 409 lost data) or by closing it; the sending loop is woken to end
         its side."""
         try:
-            async for line in _dechunk(reader):
+            while True:
+                line = await reader.readline()
+                if not line:
+                    raise ConnectionResetError("the peer closed the stream")
                 status, _, reason = line.decode("utf-8", "replace").strip().partition(" ")
-                if status.isdigit():
+                if status.isdigit() and len(status) == 3:
                     raise _Refused(int(status), reason)
-            raise ConnectionResetError("the peer ended the stream")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
