@@ -404,7 +404,7 @@ class EtcdServer:
     async def _run_reads(self) -> None:
         """One ReadIndex round serves every read that arrived before it began (etcd's
         linearizableReadLoop), so many concurrent quorum reads cost one heartbeat round."""
-        while True:
+        while not self._stopping:
             await self._read_wake.wait()
             self._read_wake.clear()
             batch, self._read_waiters = self._read_waiters, []
@@ -805,7 +805,9 @@ class EtcdServer:
     async def _run_leader_duties(self) -> None:
         """While leader: expire TTL keys through the log (a SYNC with this clock when one
         is due) and decide the cluster version once."""
-        while True:
+        # Python 3.11's wait_for can swallow a cancellation that races its wake-up: the
+        # loops that use it also end on _stopping, or stop() would wait for them for ever.
+        while not self._stopping:
             timeout = SYNC_INTERVAL_S
             if self._leader == self.id and not self._stopping:
                 now = self._clock()

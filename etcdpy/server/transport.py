@@ -177,6 +177,7 @@ class PeerSender:
         self._snapshots: deque[Message] = deque()
         self._wake = asyncio.Event()
         self._snap_wake = asyncio.Event()
+        self._stopped = False
         self._task: asyncio.Task[None] | None = None
         self._snap_task: asyncio.Task[None] | None = None
         self.stats = LatencyStats()
@@ -192,6 +193,9 @@ class PeerSender:
         self._snap_task = asyncio.create_task(self._run_snapshots(), name=f"snap-{self.peer_id:x}")
 
     async def stop(self) -> None:
+        self._stopped = True  # Python 3.11's wait_for can swallow the cancellation
+        self._wake.set()
+        self._snap_wake.set()
         for task in (self._task, self._snap_task):
             if task is not None:
                 task.cancel()
@@ -232,7 +236,7 @@ class PeerSender:
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN
-        while True:
+        while not self._stopped:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
@@ -360,10 +364,11 @@ class PeerSender:
             log.warning("peer %x unreachable: %s", self.peer_id, why)
 
     async def _run_snapshots(self) -> None:
-        while True:
+        while not self._stopped:
             if not self._snapshots:
                 self._snap_wake.clear()
                 await self._snap_wake.wait()
+                continue
             m = self._snapshots.popleft()
             ok = await self._post_snapshot(m)
             self._t.hooks.snapshot_status(self.peer_id, not ok)
