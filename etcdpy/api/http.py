@@ -92,11 +92,10 @@ _HEADERS_TOO_LARGE = (
     b"charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_STATUS_LINES: dict[int, bytes] = {
-    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
-}
-_STATUS_LINES_10: dict[int, bytes] = {
-    s.value: f"HTTP/1.0 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
+# Go answers in the request's version: "1.1" (every version but 1.0) or "1.0".
+_STATUS_LINES: dict[str, dict[int, bytes]] = {
+    v: {s.value: f"HTTP/{v} {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
+    for v in ("1.1", "1.0")
 }
 _CLOSE = b"Connection: close\r\n"
 _KEEP_ALIVE = b"Connection: keep-alive\r\n"
@@ -104,19 +103,10 @@ _KEEP_ALIVE = b"Connection: keep-alive\r\n"
 _NO_BODY = frozenset((204, 304))
 
 
-def _status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
+def _status_line(status: int, version: str = "1.1") -> bytes:
+    line = _STATUS_LINES[version].get(status)
     if line is None:
-        line = f"HTTP/1.1 {status} status code {status}\r\n".encode()
-    return line
-
-
-def _status_line_10(status: int) -> bytes:
-    """The status line of an answer to an HTTP/1.0 request (Go answers in the request's
-    version)."""
-    line = _STATUS_LINES_10.get(status)
-    if line is None:
-        line = f"HTTP/1.0 {status} status code {status}\r\n".encode()
+        line = f"HTTP/{version} {status} status code {status}\r\n".encode()
     return line
 
 
@@ -1013,7 +1003,7 @@ class HTTPProtocol(asyncio.Protocol):
             line = _status_line(status)
             conn = _CLOSE if close or not req.keep_alive else b""
         else:
-            line = _status_line_10(status)
+            line = _status_line(status, "1.0")
             if close:
                 conn = _CLOSE
             elif req.keep_alive and (

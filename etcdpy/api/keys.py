@@ -81,6 +81,16 @@ def _plain_key_path(path: str) -> bool:
     )
 
 
+def _refusal(e: EtcdError | ServerError, headers: dict[str, str]) -> Response:
+    """etcd's JSON error for a request the store or the server refused: a store error
+    names the key as the client wrote it; a server error is error 300 with its text."""
+    if isinstance(e, ServerError):
+        return etcd_error(EtcdError(ECODE_RAFT_INTERNAL, str(e), 0), headers)
+    if e.cause.startswith(STORE_KEYS_PREFIX):
+        e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
+    return etcd_error(e, headers)
+
+
 def _permanent(n: NodeExtern) -> bool:
     """No TTL anywhere in the answer (a TTL's remaining seconds change by themselves)."""
     if n.expiration_ns:
@@ -217,9 +227,7 @@ class KeysHandler:
         try:
             ev = store.get(p, recursive, sort, time.time_ns())
         except EtcdError as e:
-            if e.cause.startswith(STORE_KEYS_PREFIX):
-                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
-            resp = etcd_error(e, {"X-Etcd-Cluster-Id": self._cid})
+            resp = _refusal(e, {"X-Etcd-Cluster-Id": self._cid})
             if cors:
                 resp.headers.update(cors)
             return resp
@@ -268,14 +276,8 @@ class KeysHandler:
         )
         try:
             ev = await server.do(req)
-        except EtcdError as e:
-            if e.cause.startswith(STORE_KEYS_PREFIX):
-                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
-            resp = etcd_error(e, {"X-Etcd-Cluster-Id": self._cid})
-        except ServerError as e:
-            resp = etcd_error(
-                EtcdError(ECODE_RAFT_INTERNAL, str(e), 0), {"X-Etcd-Cluster-Id": self._cid}
-            )
+        except (EtcdError, ServerError) as e:
+            resp = _refusal(e, {"X-Etcd-Cluster-Id": self._cid})
         else:
             resp = self._event(ev, False)  # type: ignore[arg-type]
         if cors:
@@ -322,14 +324,8 @@ class KeysHandler:
             )
         try:
             res = await server.do(req)
-        except EtcdError as e:
-            if e.cause.startswith(STORE_KEYS_PREFIX):
-                e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
-            return self._closing(etcd_error(e, cid), form.must_close)
-        except ServerError as e:
-            return self._closing(
-                etcd_error(EtcdError(ECODE_RAFT_INTERNAL, str(e), 0), cid), form.must_close
-            )
+        except (EtcdError, ServerError) as e:
+            return self._closing(_refusal(e, cid), form.must_close)
         if hasattr(res, "pop"):
             return await self._watch(request, res, req.stream)  # type: ignore[arg-type]
         return self._closing(self._event(res, no_value), form.must_close)  # type: ignore[arg-type]

@@ -279,7 +279,7 @@ class EtcdServer:
         if m == "GET":
             # etcd 3.4 checks quorum first: wait=true&quorum=true is a quorum read.
             if req.quorum:
-                await self._linearizable_read()
+                await self.linearizable_read()
             elif req.wait:
                 return self.store.watch(
                     req.path, req.recursive, req.stream, req.since, self._clock()
@@ -383,9 +383,6 @@ class EtcdServer:
         """Return once this member's state is at least as new as the cluster's when the
         call began (a ReadIndex round, batched with the reads that arrive meanwhile).
         Raises ServerError (no leader, timeout)."""
-        await self._linearizable_read()
-
-    async def _linearizable_read(self) -> None:
         raft = self.node.raft
         if (
             self._leader == self.id
@@ -1076,7 +1073,7 @@ class EtcdServer:
         if self._leader is None or self._disk_error is not None:
             return False
         try:
-            await asyncio.wait_for(self._linearizable_read(), 1.0)
+            await asyncio.wait_for(self.linearizable_read(), 1.0)
         except (ServerError, TimeoutError):
             return False
         return True
